@@ -1,0 +1,382 @@
+/*
+ * weir.h - the public interface of libweir, and its reference manual.
+ *
+ * weir applies YARA rules to many concurrent streams of data that arrive in
+ * pieces.  One compiled rule set (weir_rules_t) is shared by any number of
+ * scanners; a scanner (weir_scanner_t) holds a table of streams, each named by
+ * a 16-byte id and each keeping only a small context between chunks.
+ *
+ * Data path:  rule text -> weir_compile_*() -> weir_rules_t
+ *             weir_scanner_new(rules) -> weir_scan_chunk(id, data) ... -> events
+ *             weir_stream_close(id) -> final results, exactly YARA's on the
+ *             whole stream, whatever the chunking.
+ *
+ * Conventions, for every function below unless it says otherwise:
+ *  - A fallible call returns weir_status_t: WEIR_OK (0) or a negative error.
+ *    Results come back through the last out-parameter, set to NULL/0 on failure.
+ *  - Buffers are (const void *data, size_t len).  The library keeps no pointer
+ *    to caller data after a call returns.  Data handed to a callback is owned by
+ *    the library and valid only during that callback.
+ *  - Callbacks take the user pointer last.  A non-zero return from a callback
+ *    stops the call in progress, which then returns WEIR_ESTOPPED.
+ *  - Every *_free(NULL) is a no-op.
+ *  - Thread safety: a weir_rules_t is immutable after compilation or loading and
+ *    may be shared by any number of threads and scanners.  A weir_scanner_t is
+ *    not thread safe: use one scanner per thread, or serialise calls on it.
+ */
+#ifndef WEIR_H
+#define WEIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define WEIR_API __attribute__((visibility("default")))
+#define WEIR_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define WEIR_API
+#define WEIR_WARN_UNUSED
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Versions                                                                  */
+
+#define WEIR_VERSION_MAJOR 0
+#define WEIR_VERSION_MINOR 1
+#define WEIR_VERSION_PATCH 0
+#define WEIR_VERSION_STRING "0.1.0"
+
+/* The version of the library actually linked, e.g. "0.1.0". */
+WEIR_API const char *weir_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+
+/*
+ * X(NAME, value, message).  WEIR_OK is 0; errors are negative and stable
+ * across releases (new ones are appended).
+ */
+#define WEIR_STATUS_MAP(X)                                                     \
+    X(OK, 0, "success")                                                        \
+    X(EINVAL, -1, "invalid argument")                                          \
+    X(ENOMEM, -2, "out of memory")                                             \
+    X(ECOMPILE, -3, "rules failed to compile (see diagnostics)")               \
+    X(EIO, -4, "input/output error")                                           \
+    X(EFORMAT, -5, "not a weir compiled-rules file, or the file is corrupt")   \
+    X(EVERSION, -6, "compiled by an incompatible version of weir")             \
+    X(ENOTFOUND, -7, "no such stream")                                         \
+    X(ESTOPPED, -8, "stopped by a callback")                                   \
+    X(EENGINE, -9, "the Vectorscan engine reported an error")                  \
+    X(ELIMIT, -10, "a configured limit was exceeded")                          \
+    X(ESTATE, -11, "call not allowed in the current state")
+
+typedef enum weir_status {
+#define WEIR__STATUS_ENUM(name, value, msg) WEIR_##name = value,
+    WEIR_STATUS_MAP(WEIR__STATUS_ENUM)
+#undef WEIR__STATUS_ENUM
+} weir_status_t;
+
+/* A static message for a status code; "unknown status" for others. */
+WEIR_API const char *weir_strerror(weir_status_t status);
+
+/* ------------------------------------------------------------------------ */
+/* Stream ids                                                                */
+
+/* A stream id: 16 bytes, usually a UUID.  Compared bytewise. */
+typedef struct weir_id {
+    uint8_t bytes[16];
+} weir_id_t;
+
+/* Text form: 36 characters "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL. */
+#define WEIR_ID_STRLEN 37
+
+/*
+ * Parses the canonical UUID form (hex digits in either case, with the four
+ * dashes).  Returns WEIR_EINVAL, leaving *out untouched, on anything else.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_id_parse(const char *text, weir_id_t *out);
+
+/* Writes the lower-case canonical form of id into buf[WEIR_ID_STRLEN]. */
+WEIR_API void weir_id_format(const weir_id_t *id, char buf[WEIR_ID_STRLEN]);
+
+/*
+ * Derives a stable id from a name: the RFC 4122 version-5 (SHA-1) UUID of the
+ * name in weir's own namespace (WEIR_ID_NAMESPACE).  The same name always gives
+ * the same id, on every machine.
+ */
+#define WEIR_ID_NAMESPACE "6f1c1d3e-5a0b-4c1e-9b7d-2f8e4a6c9d01"
+WEIR_API void weir_id_from_name(const void *name, size_t len, weir_id_t *out);
+
+/* ------------------------------------------------------------------------ */
+/* Compiling rules                                                           */
+
+typedef struct weir_rules weir_rules_t;
+typedef struct weir_diags weir_diags_t;
+
+typedef enum weir_severity { WEIR_SEV_ERROR = 0, WEIR_SEV_WARNING = 1 } weir_severity_t;
+
+/* One diagnostic.  Owned by its weir_diags_t. */
+typedef struct weir_diag {
+    weir_severity_t severity;
+    const char *file;        /* the name given for the source, never NULL */
+    uint32_t line;           /* 1-based; 0 when the problem has no place  */
+    uint32_t column;         /* 1-based, in bytes                         */
+    const char *message;     /* one line, no trailing newline             */
+    const char *source_line; /* the offending line of source, or ""       */
+} weir_diag_t;
+
+/* At most this many errors are collected from one compilation. */
+#define WEIR_MAX_ERRORS 32
+
+/*
+ * Compiles YARA rules from files.  Each file is read whole; its diagnostics
+ * name it by the path given.  ns[i] names the namespace of paths[i]'s rules
+ * ("default" when ns is NULL or ns[i] is NULL).
+ *
+ * On success *out is the compiled rules (free with weir_rules_free).  *diags,
+ * when diags is non-NULL, receives every error and warning (free with
+ * weir_diags_free), even on success (warnings) and even when empty.
+ *
+ * Returns WEIR_OK; WEIR_ECOMPILE if any rule has an error (all errors up to
+ * WEIR_MAX_ERRORS are in *diags); WEIR_EIO if a file cannot be read (also
+ * reported in *diags); WEIR_EINVAL for NULL or empty arguments; WEIR_ENOMEM;
+ * WEIR_EENGINE if Vectorscan rejects the combined database.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_compile_files(const char *const *paths,
+                                                           const char *const *ns, size_t n,
+                                                           weir_rules_t **out,
+                                                           weir_diags_t **diags);
+
+/*
+ * Compiles YARA rules from memory.  name is what diagnostics call the source
+ * (e.g. "<stdin>"); ns is the namespace (NULL for "default").  Otherwise as
+ * weir_compile_files.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_compile_buffer(const void *text, size_t len,
+                                                            const char *name, const char *ns,
+                                                            weir_rules_t **out,
+                                                            weir_diags_t **diags);
+
+/* Number of diagnostics, and one of them (NULL when i is out of range). */
+WEIR_API size_t weir_diags_count(const weir_diags_t *diags);
+WEIR_API const weir_diag_t *weir_diags_get(const weir_diags_t *diags, size_t i);
+WEIR_API void weir_diags_free(weir_diags_t *diags);
+
+/*
+ * Saves compiled rules to a file: magic, format version, library version, a
+ * checksum, the rules and the serialized Vectorscan database.  The file is
+ * written to a temporary name and renamed, so a crash never leaves a torn file.
+ * Returns WEIR_OK, WEIR_EINVAL, WEIR_EIO, WEIR_ENOMEM or WEIR_EENGINE.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_rules_save(const weir_rules_t *rules,
+                                                        const char *path);
+
+/*
+ * Loads rules saved by weir_rules_save.  Returns WEIR_OK; WEIR_EIO if the file
+ * cannot be read; WEIR_EFORMAT for a file that is not weir's, truncated, or
+ * fails its checksum; WEIR_EVERSION for a file of another format version or
+ * built for another platform; WEIR_ENOMEM; WEIR_EENGINE.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_rules_load(const char *path, weir_rules_t **out);
+
+/* The same two, to and from memory.  *buf is freed by the caller with free(). */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_rules_serialize(const weir_rules_t *rules,
+                                                             void **buf, size_t *len);
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_rules_deserialize(const void *buf, size_t len,
+                                                               weir_rules_t **out);
+
+WEIR_API void weir_rules_free(weir_rules_t *rules);
+
+/* A rule's meta value. */
+typedef enum weir_meta_type {
+    WEIR_META_STRING = 0,
+    WEIR_META_INTEGER = 1,
+    WEIR_META_BOOLEAN = 2
+} weir_meta_type_t;
+
+typedef struct weir_meta {
+    const char *key;
+    weir_meta_type_t type;
+    const char *string; /* WEIR_META_STRING: NUL-terminated, may hold escapes' bytes */
+    size_t string_len;
+    int64_t integer;    /* WEIR_META_INTEGER, and WEIR_META_BOOLEAN as 0 or 1 */
+} weir_meta_t;
+
+/* Read-only description of one rule, owned by the rules. */
+typedef struct weir_rule_info {
+    uint32_t index;        /* 0..weir_rules_count()-1, in source order       */
+    const char *ns;        /* namespace                                      */
+    const char *name;      /* rule identifier                                */
+    const char *const *tags;
+    size_t ntags;
+    const weir_meta_t *meta;
+    size_t nmeta;
+    int is_private;        /* private rules never produce events              */
+    int is_global;
+    int fires_live;        /* 1: can fire as data arrives; 0: only at close   */
+} weir_rule_info_t;
+
+WEIR_API size_t weir_rules_count(const weir_rules_t *rules);
+/* NULL when i is out of range. */
+WEIR_API const weir_rule_info_t *weir_rules_info(const weir_rules_t *rules, size_t i);
+
+/* ------------------------------------------------------------------------ */
+/* Scanning streams                                                          */
+
+typedef struct weir_scanner weir_scanner_t;
+
+/*
+ * Event: a rule fired on a stream, the first time its condition held.  Comes
+ * once per rule per stream (until the stream is reset), never for a private
+ * rule.  Rules whose truth more data could revoke (e.g. `not $a`, `#a == 3`)
+ * fire only when the stream is closed; weir_rule_info_t.fires_live tells which.
+ */
+typedef struct weir_match_event {
+    weir_id_t stream;
+    const weir_rule_info_t *rule; /* namespace, name, tags, meta           */
+    uint64_t offset;    /* stream bytes received when the rule fired        */
+    uint64_t line;      /* 1-based number of the line it fired on            */
+    int at_close;       /* 1 when it fired during weir_stream_close          */
+    const char *const *trace_ids; /* distinct trace ids, in order of matches */
+    size_t ntrace_ids;
+} weir_match_event_t;
+
+typedef int (*weir_match_cb)(const weir_match_event_t *event, void *user);
+
+/* One match of one string. */
+typedef struct weir_string_match {
+    const char *string_id; /* "$a"                                          */
+    uint64_t offset;       /* absolute offset in the stream                 */
+    uint32_t length;       /* bytes matched                                 */
+    const uint8_t *data;   /* the first data_len matched bytes (see below)  */
+    uint32_t data_len;
+    const char *trace_id;  /* trace id of the line that holds the match end */
+} weir_string_match_t;
+
+/* A matching rule of a stream, with its strings' matches. */
+typedef struct weir_rule_result {
+    weir_id_t stream;
+    const weir_rule_info_t *rule;
+    const weir_string_match_t *matches; /* non-private strings, by string then offset */
+    size_t nmatches;
+} weir_rule_result_t;
+
+typedef int (*weir_result_cb)(const weir_rule_result_t *result, void *user);
+
+/* Scanner options, set at creation.  Zero means the default. */
+typedef struct weir_scanner_options {
+    /* Bytes of each match kept for weir_string_match_t.data: 0 keeps none
+     * (the default), at most WEIR_MAX_MATCH_DATA. */
+    uint32_t match_data;
+    /* Longest line kept while looking for its trace id; the rest of a longer
+     * line is not searched.  Default WEIR_DEFAULT_MAX_LINE. */
+    uint32_t max_line;
+} weir_scanner_options_t;
+
+#define WEIR_MAX_MATCH_DATA 512
+#define WEIR_DEFAULT_MAX_LINE 65536
+/* Matches kept per string per stream, as YARA (yara 4.2: 1,000,000). */
+#define WEIR_MAX_STRING_MATCHES 1000000
+
+/*
+ * Creates a scanner over rules, which must outlive it.  options may be NULL.
+ * Returns WEIR_OK, WEIR_EINVAL, WEIR_ENOMEM or WEIR_EENGINE.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_new(const weir_rules_t *rules,
+                                                         const weir_scanner_options_t *options,
+                                                         weir_scanner_t **out);
+
+/* Frees the scanner and every stream it holds, without final evaluation. */
+WEIR_API void weir_scanner_free(weir_scanner_t *scanner);
+
+/* Sets the match-event callback (NULL for none). */
+WEIR_API void weir_scanner_set_callback(weir_scanner_t *scanner, weir_match_cb cb, void *user);
+
+/*
+ * Feeds the next bytes of stream id, opening it if it is new.  Lines end at
+ * '\n'; rules are evaluated at each line end, so which rule fires on which line
+ * never depends on how the bytes were chunked.  Match events are delivered
+ * from inside this call.
+ * Returns WEIR_OK; WEIR_EINVAL; WEIR_ENOMEM; WEIR_EENGINE; WEIR_ESTOPPED if the
+ * callback returned non-zero (the chunk was still consumed whole); WEIR_ELIMIT.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scan_chunk(weir_scanner_t *scanner,
+                                                        const weir_id_t *id, const void *data,
+                                                        size_t len);
+
+/*
+ * Feeds one line (without its terminator) to stream id: exactly
+ * weir_scan_chunk of the line followed by "\n".  A line must not contain '\n'
+ * (WEIR_EINVAL).  Returns as weir_scan_chunk.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scan_line(weir_scanner_t *scanner,
+                                                       const weir_id_t *id, const void *line,
+                                                       size_t len);
+
+/*
+ * The rules matching stream id now, with the matches found so far, as if the
+ * stream ended here; the stream itself is unchanged and stays open.  cb is
+ * called once per matching non-private rule, in rule order.
+ * Returns WEIR_OK, WEIR_EINVAL, WEIR_ENOTFOUND, WEIR_ENOMEM, WEIR_ESTOPPED.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_results(weir_scanner_t *scanner,
+                                                            const weir_id_t *id,
+                                                            weir_result_cb cb, void *user);
+
+/*
+ * Ends stream id: the data ends here.  Rules still pending fire now (match
+ * events with at_close = 1), then cb (may be NULL) receives the final results:
+ * exactly what YARA reports for the stream's bytes as one file.  The stream is
+ * then forgotten.  Returns as weir_stream_results; the stream is forgotten
+ * even when a callback stops the call.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_close(weir_scanner_t *scanner,
+                                                          const weir_id_t *id, weir_result_cb cb,
+                                                          void *user);
+
+/* Forgets everything about stream id, as if it had never been seen.
+ * Returns WEIR_OK, WEIR_EINVAL, WEIR_ENOTFOUND. */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_reset(weir_scanner_t *scanner,
+                                                          const weir_id_t *id);
+
+/* Per-stream statistics. */
+typedef struct weir_stream_stats {
+    uint64_t bytes;          /* bytes received                               */
+    uint64_t lines;          /* complete lines received                      */
+    uint64_t string_matches; /* string matches found so far                  */
+    uint64_t rules_fired;    /* match events delivered                       */
+    size_t memory;           /* bytes of context held, by allocation accounting */
+} weir_stream_stats_t;
+
+/* Returns WEIR_OK, WEIR_EINVAL or WEIR_ENOTFOUND. */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_stats(const weir_scanner_t *scanner,
+                                                          const weir_id_t *id,
+                                                          weir_stream_stats_t *out);
+
+/* Number of open streams. */
+WEIR_API size_t weir_scanner_stream_count(const weir_scanner_t *scanner);
+
+/*
+ * Lists open streams: copies up to cap ids into ids (which may be NULL when
+ * cap is 0) and sets *n to the number of open streams.  Order is unspecified.
+ * Returns WEIR_OK or WEIR_EINVAL.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_streams(const weir_scanner_t *scanner,
+                                                             weir_id_t *ids, size_t cap,
+                                                             size_t *n);
+
+/*
+ * Bytes held by all stream contexts of the scanner (stream table included), by
+ * the library's own allocation accounting.  Compiled rules are not counted.
+ */
+WEIR_API size_t weir_memory_usage(const weir_scanner_t *scanner);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEIR_H */
