@@ -1,0 +1,702 @@
+/*
+ * compile.c - from parsed rules to a weir_rules_t: each string becomes one or
+ * two Vectorscan patterns (ascii, wide) with the facts the scanner needs to
+ * turn their end offsets into YARA's matches; conditions become flat code;
+ * the rules that can fire before a stream ends are picked out.
+ */
+#include "diag.h"
+#include "mem.h"
+#include "parser.h"
+#include "rules.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One Vectorscan expression being collected. */
+typedef struct pattern {
+    char *text;
+    unsigned flags;
+} pattern_t;
+
+typedef struct builder {
+    weir_rules_t *r;
+    const weir__ast_t *ast;
+    weir_diags_t *diags;
+    pattern_t *pats;
+    size_t npats, cap_pats;
+    size_t cap_variants;
+    int oom;
+} builder_t;
+
+void weir__rules_destroy(weir_rules_t *r)
+{
+    if (!r)
+        return;
+    for (uint32_t i = 0; i < r->nrules; i++) {
+        weir__rule_t *ru = &r->rules[i];
+        free((char *)ru->info.name);
+        for (size_t t = 0; t < ru->info.ntags; t++)
+            free(ru->tags[t]);
+        free(ru->tags);
+        for (size_t m = 0; m < ru->info.nmeta; m++) {
+            free((char *)ru->meta[m].key);
+            free((char *)ru->meta[m].string);
+        }
+        free(ru->meta);
+    }
+    free(r->rules);
+    for (uint32_t i = 0; i < r->nstrings; i++) {
+        free(r->strings[i].id);
+        free(r->strings[i].text);
+    }
+    free(r->strings);
+    for (uint32_t i = 0; i < r->nvariants; i++)
+        weir__re_free(r->variants[i].re);
+    free(r->variants);
+    weir__code_free(&r->code);
+    if (r->db)
+        hs_free_database(r->db);
+    free(r->dep_at);
+    free(r->deps);
+    free(r->always);
+    for (uint32_t i = 0; i < r->nns; i++)
+        free(r->ns_names[i]);
+    free(r->ns_names);
+    free(r);
+}
+
+void weir_rules_free(weir_rules_t *rules)
+{
+    weir__rules_destroy(rules);
+}
+
+size_t weir_rules_count(const weir_rules_t *rules)
+{
+    return rules ? rules->nrules : 0;
+}
+
+const weir_rule_info_t *weir_rules_info(const weir_rules_t *rules, size_t i)
+{
+    return rules && i < rules->nrules ? &rules->rules[i].info : NULL;
+}
+
+/* ---- patterns ------------------------------------------------------------ */
+
+/* A literal as Vectorscan pattern text: every byte as \xNN. */
+static char *literal_pattern(const uint8_t *s, size_t len, int wide)
+{
+    size_t n = len * (wide ? 2 : 1);
+    char *p = malloc(n * 4 + 1);
+    if (!p)
+        return NULL;
+    char *o = p;
+    for (size_t i = 0; i < len; i++) {
+        o += sprintf(o, "\\x%02x", s[i]);
+        if (wide)
+            o += sprintf(o, "\\x00");
+    }
+    *o = '\0';
+    return p;
+}
+
+/* The place of byte off of a string's value, for diagnostics inside hex
+   strings and regular expressions (which may span lines). */
+static weir__loc_t value_loc(const weir__ast_string_t *s, size_t off)
+{
+    weir__loc_t l = s->value_loc;
+    for (size_t i = 0; i < off && i < s->len; i++) {
+        if (s->value[i] == '\n') {
+            l.line++;
+            l.column = 1;
+        } else {
+            l.column++;
+        }
+    }
+    return l;
+}
+
+static weir__variant_t *new_variant(builder_t *b, uint32_t string, char *text, unsigned flags)
+{
+    weir_rules_t *r = b->r;
+    if (!text || WEIR__GROW(NULL, r->variants, b->cap_variants, r->nvariants + 1) != 0 ||
+        WEIR__GROW(NULL, b->pats, b->cap_pats, b->npats + 1) != 0) {
+        free(text);
+        b->oom = 1;
+        return NULL;
+    }
+    b->pats[b->npats].text = text;
+    b->pats[b->npats].flags = flags;
+    b->npats++;
+    weir__variant_t *v = &r->variants[r->nvariants++];
+    memset(v, 0, sizeof *v);
+    v->string = string;
+    return v;
+}
+
+/*
+ * Checks one pattern with Vectorscan alone, so that an expression it cannot
+ * take is reported at its string instead of failing the whole database.
+ * When a VM-confirmed string is too hard for an exact pattern, prefiltering
+ * (a superset, confirmed by the VM) is tried before giving up.
+ */
+static int check_pattern(builder_t *b, const weir__ast_string_t *s, weir__variant_t *v)
+{
+    pattern_t *p = &b->pats[b->npats - 1];
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *err = NULL;
+    if (hs_expression_info(p->text, p->flags, &info, &err) == HS_SUCCESS) {
+        free(info);
+        return 0;
+    }
+    if (v->kind == WEIR__V_VM) {
+        hs_free_compile_error(err);
+        err = NULL;
+        if (hs_expression_info(p->text, p->flags | HS_FLAG_PREFILTER, &info, &err) ==
+            HS_SUCCESS) {
+            free(info);
+            p->flags |= HS_FLAG_PREFILTER;
+            return 0;
+        }
+    }
+    weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc, "string %s cannot be matched: %s",
+                   s->id, err && err->message ? err->message : "rejected by Vectorscan");
+    hs_free_compile_error(err);
+    return -1;
+}
+
+/* The variant(s) of a hex string or regular expression. */
+static int add_re_variants(builder_t *b, const weir__ast_string_t *s, uint32_t gi,
+                           weir__string_t *ws)
+{
+    char err[256] = "";
+    size_t err_off = 0;
+    weir__re_t *re = NULL;
+    int rc;
+    if (s->kind == WEIR__STR_HEX) {
+        rc = weir__re_parse_hex(s->value, s->len, &re, err, sizeof err, &err_off);
+    } else {
+        uint32_t flags = s->re_flags;
+        if (s->mods & WEIR__MOD_NOCASE)
+            flags |= WEIR__RE_NOCASE;
+        rc = weir__re_parse_regex(s->value, s->len, flags, &re, err, sizeof err, &err_off);
+    }
+    if (rc != 0) {
+        if (!re && !err[0]) {
+            b->oom = 1;
+            return -1;
+        }
+        weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, value_loc(s, err_off), "%s in %s",
+                       err[0] ? err : "invalid expression", s->id);
+        weir__re_free(re);
+        return -1;
+    }
+    int want_ascii = (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE);
+    weir__re_t *forms[2] = {want_ascii ? re : NULL, NULL};
+    if (s->mods & WEIR__MOD_WIDE) {
+        forms[1] = weir__re_widen(re);
+        if (!forms[1]) {
+            b->oom = 1;
+            weir__re_free(re);
+            return -1;
+        }
+    }
+    if (!want_ascii)
+        weir__re_free(re);
+    int result = 0;
+    for (int wide = 0; wide < 2; wide++) {
+        weir__re_t *form = forms[wide];
+        if (!form || result != 0)
+            continue;
+        unsigned flags = 0;
+        weir__variant_t *v = new_variant(b, gi, weir__re_to_hs(form, &flags), flags);
+        if (!v) {
+            result = -1;
+            continue;
+        }
+        v->wide = (uint8_t)wide;
+        uint32_t minl = weir__re_min_len(form), maxl = weir__re_max_len(form);
+        if (minl == maxl && !weir__re_needs_context(form) && !(s->mods & WEIR__MOD_FULLWORD)) {
+            /* Every match has the same length: Vectorscan's end offset fixes the start. */
+            v->kind = WEIR__V_FIXED;
+            v->len = minl;
+        } else {
+            v->kind = WEIR__V_VM;
+            v->limit = weir__re_limit(form);
+            if (weir__re_needs_context(form) || (s->mods & WEIR__MOD_FULLWORD))
+                v->lookahead = wide ? 2 : 1;
+            v->re = form;
+            forms[wide] = NULL; /* owned by the variant now */
+        }
+        uint32_t need = v->kind == WEIR__V_FIXED ? v->len : v->limit;
+        if (need > ws->max_len)
+            ws->max_len = need;
+        if (check_pattern(b, s, v) != 0)
+            result = -1;
+    }
+    weir__re_free(forms[0]);
+    weir__re_free(forms[1]);
+    return result;
+}
+
+/* The variant(s) of a text string. */
+static int add_text_variants(builder_t *b, const weir__ast_string_t *s, uint32_t gi,
+                             weir__string_t *ws)
+{
+    if (s->len == 0) {
+        weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc, "empty string %s", s->id);
+        return -1;
+    }
+    ws->text = weir__memdup(s->value, s->len);
+    ws->text_len = (uint32_t)s->len;
+    if (!ws->text) {
+        b->oom = 1;
+        return -1;
+    }
+    int want_ascii = (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE);
+    int want_wide = (s->mods & WEIR__MOD_WIDE) != 0;
+    unsigned flags = (s->mods & WEIR__MOD_NOCASE) ? HS_FLAG_CASELESS : 0;
+    for (int wide = 0; wide < 2; wide++) {
+        if ((wide && !want_wide) || (!wide && !want_ascii))
+            continue;
+        weir__variant_t *v = new_variant(b, gi, literal_pattern(s->value, s->len, wide), flags);
+        if (!v)
+            return -1;
+        v->kind = WEIR__V_FIXED;
+        v->wide = (uint8_t)wide;
+        v->len = (uint32_t)(s->len * (wide ? 2 : 1));
+        v->lookahead = (s->mods & WEIR__MOD_FULLWORD) ? (wide ? 2 : 1) : 0;
+        if (v->len > ws->max_len)
+            ws->max_len = v->len;
+        if (check_pattern(b, s, v) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int add_string(builder_t *b, const weir__ast_string_t *s, uint32_t rule_index)
+{
+    weir_rules_t *r = b->r;
+    uint32_t gi = r->nstrings;
+    weir__string_t *ws = &r->strings[gi];
+    memset(ws, 0, sizeof *ws);
+    ws->id = weir__strdup(s->id);
+    ws->rule = rule_index;
+    ws->mods = s->mods;
+    ws->kind = s->kind;
+    ws->first_variant = r->nvariants;
+    r->nstrings++;
+    if (!ws->id) {
+        b->oom = 1;
+        return -1;
+    }
+    static const struct {
+        uint32_t mod;
+        const char *name;
+    } later[] = {{WEIR__MOD_XOR, "xor"},
+                 {WEIR__MOD_BASE64, "base64"},
+                 {WEIR__MOD_BASE64WIDE, "base64wide"}};
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
+        if (s->mods & later[i].mod) {
+            weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc,
+                           "the %s modifier (string %s) is not supported yet", later[i].name,
+                           s->id);
+            return -1;
+        }
+    }
+    int rc = s->kind == WEIR__STR_TEXT ? add_text_variants(b, s, gi, ws)
+                                       : add_re_variants(b, s, gi, ws);
+    ws->nvariants = r->nvariants - ws->first_variant;
+    return rc;
+}
+
+/* ---- rules --------------------------------------------------------------- */
+
+typedef struct refs {
+    uint32_t *v;
+    size_t n, cap;
+    int filesize;
+} refs_t;
+
+/* Collects the rules an expression references, and whether it reads filesize. */
+static int collect_refs(const weir__expr_t *e, refs_t *out)
+{
+    if (!e)
+        return 0;
+    if (e->op == WEIR__E_RULE) {
+        if (WEIR__GROW(NULL, out->v, out->cap, out->n + 1) != 0)
+            return -1;
+        out->v[out->n++] = (uint32_t)e->ival;
+    }
+    if (e->op == WEIR__E_FILESIZE)
+        out->filesize = 1;
+    if (collect_refs(e->a, out) || collect_refs(e->b, out) || collect_refs(e->c, out))
+        return -1;
+    for (size_t i = 0; i < e->nlist; i++)
+        if (collect_refs(e->list[i], out))
+            return -1;
+    return 0;
+}
+
+static int copy_rule_info(builder_t *b, const weir__ast_rule_t *ar, weir__rule_t *ru,
+                          uint32_t index)
+{
+    weir_rules_t *r = b->r;
+    uint32_t ns;
+    for (ns = 0; ns < r->nns; ns++)
+        if (strcmp(r->ns_names[ns], ar->ns) == 0)
+            break;
+    if (ns == r->nns) {
+        char **names = realloc(r->ns_names, (r->nns + 1) * sizeof *names);
+        if (!names)
+            return -1;
+        r->ns_names = names;
+        if (!(names[ns] = weir__strdup(ar->ns)))
+            return -1;
+        r->nns++;
+    }
+    ru->ns_index = ns;
+    ru->info.index = index;
+    ru->info.ns = r->ns_names[ns];
+    ru->info.name = weir__strdup(ar->name);
+    ru->info.is_private = (ar->flags & WEIR__RULE_PRIVATE) != 0;
+    ru->info.is_global = ru->is_global = (ar->flags & WEIR__RULE_GLOBAL) != 0;
+    if (!ru->info.name)
+        return -1;
+    if (ar->ntags) {
+        ru->tags = calloc(ar->ntags, sizeof *ru->tags);
+        if (!ru->tags)
+            return -1;
+        for (size_t t = 0; t < ar->ntags; t++)
+            if (!(ru->tags[ru->info.ntags++] = weir__strdup(ar->tags[t])))
+                return -1;
+    }
+    ru->info.tags = (const char *const *)ru->tags;
+    if (ar->nmeta) {
+        ru->meta = calloc(ar->nmeta, sizeof *ru->meta);
+        if (!ru->meta)
+            return -1;
+        for (size_t m = 0; m < ar->nmeta; m++) {
+            const weir__ast_meta_t *am = &ar->meta[m];
+            weir_meta_t *wm = &ru->meta[ru->info.nmeta++];
+            wm->key = weir__strdup(am->key);
+            wm->type = (weir_meta_type_t)am->type;
+            wm->integer = am->integer;
+            if (am->type == WEIR__META_STRING) {
+                wm->string = weir__strndup(am->string ? am->string : "", am->string_len);
+                wm->string_len = am->string_len;
+            }
+            if (!wm->key || (am->type == WEIR__META_STRING && !wm->string))
+                return -1;
+        }
+    }
+    ru->info.meta = ru->meta;
+    return 0;
+}
+
+/* Builds deps (CSR) from the per-rule reference lists, and the always list. */
+static int build_tables(weir_rules_t *r, refs_t *refs, const uint8_t *monotone)
+{
+    uint32_t n = r->nrules;
+    uint32_t *count = calloc(n + 1, sizeof *count);
+    if (!count)
+        return -1;
+    /* live: monotone, and every global rule of the namespace monotone too */
+    for (uint32_t i = 0; i < n; i++) {
+        int live = monotone[i];
+        for (uint32_t g = 0; g < n && live; g++)
+            if (r->rules[g].is_global && r->rules[g].ns_index == r->rules[i].ns_index &&
+                !monotone[g])
+                live = 0;
+        r->rules[i].live = (uint8_t)live;
+        r->rules[i].info.fires_live = live;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < refs[i].n; k++)
+            count[refs[i].v[k]]++;
+        if (r->rules[i].is_global)
+            count[i] += n;
+    }
+    r->dep_at = calloc(n + 1, sizeof *r->dep_at);
+    size_t total = 0;
+    for (uint32_t i = 0; i < n; i++)
+        total += count[i];
+    r->deps = calloc(total ? total : 1, sizeof *r->deps);
+    r->always = calloc(n ? n : 1, sizeof *r->always);
+    if (!r->dep_at || !r->deps || !r->always) {
+        free(count);
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        r->dep_at[i + 1] = r->dep_at[i] + count[i];
+    memset(count, 0, (n + 1) * sizeof *count);
+    for (uint32_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < refs[i].n; k++) {
+            uint32_t t = refs[i].v[k];
+            r->deps[r->dep_at[t] + count[t]++] = i;
+        }
+    }
+    for (uint32_t g = 0; g < n; g++) {
+        if (!r->rules[g].is_global)
+            continue;
+        for (uint32_t i = 0; i < n; i++)
+            if (r->rules[i].ns_index == r->rules[g].ns_index)
+                r->deps[r->dep_at[g] + count[g]++] = i;
+    }
+    /* Trim the CSR to what was filled (globals reserved n slots each). */
+    uint32_t o = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t from = r->dep_at[i];
+        r->dep_at[i] = o;
+        memmove(r->deps + o, r->deps + from, count[i] * sizeof *r->deps);
+        o += count[i];
+    }
+    r->dep_at[n] = o;
+    for (uint32_t i = 0; i < n; i++)
+        if (r->rules[i].live && (!r->rules[i].has_strings || refs[i].filesize))
+            r->always[r->nalways++] = i;
+    free(count);
+    return 0;
+}
+
+static weir_status_t build_database(builder_t *b)
+{
+    weir_rules_t *r = b->r;
+    if (b->npats == 0)
+        return WEIR_OK;
+    const char **exprs = malloc(b->npats * sizeof *exprs);
+    unsigned *flags = malloc(b->npats * sizeof *flags);
+    unsigned *ids = malloc(b->npats * sizeof *ids);
+    if (!exprs || !flags || !ids) {
+        free(exprs);
+        free(flags);
+        free(ids);
+        return WEIR_ENOMEM;
+    }
+    for (size_t i = 0; i < b->npats; i++) {
+        exprs[i] = b->pats[i].text;
+        flags[i] = b->pats[i].flags;
+        ids[i] = (unsigned)i;
+    }
+    hs_compile_error_t *err = NULL;
+    hs_error_t rc = hs_compile_multi(exprs, flags, ids, (unsigned)b->npats, HS_MODE_STREAM, NULL,
+                                     &r->db, &err);
+    weir_status_t st = WEIR_OK;
+    if (rc != HS_SUCCESS) {
+        int at = err ? err->expression : -1;
+        if (at >= 0 && (size_t)at < b->npats) {
+            const weir__string_t *s = &r->strings[r->variants[at].string];
+            const weir__rule_t *ru = &r->rules[s->rule];
+            weir__diag_file(b->diags, WEIR_SEV_ERROR, NULL, "rule %s, string %s: %s",
+                            ru->info.name, s->id, err->message);
+        } else {
+            weir__diag_file(b->diags, WEIR_SEV_ERROR, NULL, "Vectorscan: %s",
+                            err && err->message ? err->message : "compilation failed");
+        }
+        st = rc == HS_COMPILER_ERROR ? WEIR_ECOMPILE : WEIR_EENGINE;
+        r->db = NULL;
+    }
+    hs_free_compile_error(err);
+    free(exprs);
+    free(flags);
+    free(ids);
+    return st;
+}
+
+static weir_status_t build(const weir__ast_t *ast, weir_diags_t *diags, weir_rules_t **out)
+{
+    weir_status_t st = WEIR_ENOMEM;
+    builder_t b = {0};
+    refs_t *refs = NULL;
+    uint8_t *monotone = NULL;
+    uint32_t *rule_map = NULL;
+    weir_rules_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return WEIR_ENOMEM;
+    b.r = r;
+    b.ast = ast;
+    b.diags = diags;
+    size_t nstrings = 0;
+    for (size_t i = 0; i < ast->nrules; i++)
+        nstrings += ast->rules[i].nstrings;
+    r->rules = calloc(ast->nrules ? ast->nrules : 1, sizeof *r->rules);
+    r->strings = calloc(nstrings ? nstrings : 1, sizeof *r->strings);
+    refs = calloc(ast->nrules ? ast->nrules : 1, sizeof *refs);
+    monotone = calloc(ast->nrules ? ast->nrules : 1, 1);
+    rule_map = calloc(ast->nrules ? ast->nrules : 1, sizeof *rule_map);
+    if (!r->rules || !r->strings || !refs || !monotone || !rule_map)
+        goto fail;
+    for (size_t i = 0; i < ast->nrules; i++)
+        rule_map[i] = (uint32_t)i;
+
+    int errors = 0;
+    for (size_t i = 0; i < ast->nrules; i++) {
+        const weir__ast_rule_t *ar = &ast->rules[i];
+        weir__rule_t *ru = &r->rules[r->nrules++];
+        if (copy_rule_info(&b, ar, ru, (uint32_t)i) != 0)
+            goto fail;
+        ru->first_string = r->nstrings;
+        ru->nstrings = (uint32_t)ar->nstrings;
+        ru->has_strings = ar->nstrings > 0;
+        for (size_t k = 0; k < ar->nstrings; k++) {
+            if (add_string(&b, &ar->strings[k], (uint32_t)i) != 0)
+                errors++;
+            if (b.oom)
+                goto fail;
+        }
+        if (weir__cond_compile(&r->code, ar->cond, ru->first_string, rule_map, ast, diags,
+                               &ru->entry) != 0) {
+            errors++;
+            continue;
+        }
+        if (collect_refs(ar->cond, &refs[i]) != 0)
+            goto fail;
+        monotone[i] = (uint8_t)weir__cond_monotone(ar->cond, monotone);
+    }
+    if (errors || weir__diag_errors(diags)) {
+        st = WEIR_ECOMPILE;
+        goto fail;
+    }
+    if (build_tables(r, refs, monotone) != 0)
+        goto fail;
+    uint32_t hist = 0;
+    for (uint32_t i = 0; i < r->nstrings; i++)
+        if (r->strings[i].max_len > hist)
+            hist = r->strings[i].max_len;
+    /* Room for the bytes around a match that fullword, \b and anchors read. */
+    r->history = r->nvariants ? hist + 4 : 0;
+    st = build_database(&b);
+    if (st != WEIR_OK)
+        goto fail;
+    *out = r;
+    r = NULL;
+fail:
+    for (size_t i = 0; i < b.npats; i++)
+        free(b.pats[i].text);
+    free(b.pats);
+    if (refs)
+        for (size_t i = 0; i < ast->nrules; i++)
+            free(refs[i].v);
+    free(refs);
+    free(monotone);
+    free(rule_map);
+    weir__rules_destroy(r);
+    return st;
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+static weir_status_t read_file(const char *path, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return WEIR_EIO;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (WEIR__GROW(NULL, buf, cap, n + 65536) != 0) {
+            free(buf);
+            fclose(f);
+            return WEIR_ENOMEM;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return WEIR_EIO;
+    }
+    *text = buf;
+    *len = n;
+    return WEIR_OK;
+}
+
+typedef struct source {
+    const char *name;
+    const char *ns;
+    const char *text; /* NULL: read name from disk */
+    size_t len;
+} source_t;
+
+static weir_status_t compile_sources(const source_t *src, size_t n, weir_rules_t **out,
+                                     weir_diags_t **diags_out)
+{
+    weir__ast_t ast = {0};
+    weir_status_t st = WEIR_OK;
+    weir_diags_t *diags = weir__diags_new();
+    if (!diags)
+        return WEIR_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char *text = NULL;
+        size_t len = src[i].len;
+        if (!src[i].text) {
+            weir_status_t rs = read_file(src[i].name, &text, &len);
+            if (rs != WEIR_OK) {
+                weir__diag_file(diags, WEIR_SEV_ERROR, src[i].name, "cannot read rules: %s",
+                                rs == WEIR_EIO ? strerror(errno) : weir_strerror(rs));
+                st = rs;
+                continue;
+            }
+        }
+        int rc = weir__parse(&ast, src[i].name, text ? text : src[i].text, len,
+                             src[i].ns ? src[i].ns : "default", diags);
+        free(text);
+        if (rc < 0) {
+            st = WEIR_ENOMEM;
+            break;
+        }
+    }
+    if (st == WEIR_OK && weir__diag_errors(diags) == 0)
+        st = build(&ast, diags, out);
+    else if (st == WEIR_OK)
+        st = WEIR_ECOMPILE;
+    weir__ast_free(&ast);
+    if (diags_out)
+        *diags_out = diags;
+    else
+        weir_diags_free(diags);
+    return st;
+}
+
+weir_status_t weir_compile_files(const char *const *paths, const char *const *ns, size_t n,
+                                 weir_rules_t **out, weir_diags_t **diags)
+{
+    if (out)
+        *out = NULL;
+    if (diags)
+        *diags = NULL;
+    if (!paths || !n || !out)
+        return WEIR_EINVAL;
+    source_t *src = calloc(n, sizeof *src);
+    if (!src)
+        return WEIR_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!paths[i]) {
+            free(src);
+            return WEIR_EINVAL;
+        }
+        src[i].name = paths[i];
+        src[i].ns = ns ? ns[i] : NULL;
+    }
+    weir_status_t st = compile_sources(src, n, out, diags);
+    free(src);
+    return st;
+}
+
+weir_status_t weir_compile_buffer(const void *text, size_t len, const char *name, const char *ns,
+                                  weir_rules_t **out, weir_diags_t **diags)
+{
+    if (out)
+        *out = NULL;
+    if (diags)
+        *diags = NULL;
+    if (!text || !out)
+        return WEIR_EINVAL;
+    source_t src = {name ? name : "<buffer>", ns, text, len};
+    return compile_sources(&src, 1, out, diags);
+}

@@ -1,0 +1,307 @@
+/*
+ * match.c - turning Vectorscan's reports into YARA's matches.
+ *
+ * Vectorscan reports every end offset of every match, as the bytes stream
+ * past.  YARA records one match per start offset, with the length its own
+ * matcher prefers from there.  A fixed-length string's start follows from its
+ * end; for the others the backward matcher finds every start of a match
+ * ending at the report, and the forward matcher decides each start's length
+ * once enough bytes have arrived.  Both read the bytes around a match from
+ * the stream's history ring and the current chunk.
+ *
+ * Determinism: everything here depends only on the bytes before c->wend, never
+ * on where chunks were cut, so the matches seen at any line end are the same
+ * for every chunking.
+ */
+#include "scanner.h"
+
+#include <string.h>
+
+static int is_alnum(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static uint8_t lower(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+const uint8_t *weir__view(weir__scan_t *c, uint64_t lo, uint64_t hi)
+{
+    weir__stream_t *st = c->st;
+    if (hi > c->wend)
+        hi = c->wend;
+    if (lo >= c->chunk_abs)
+        return c->chunk ? c->chunk + (lo - c->chunk_abs) : (const uint8_t *)"";
+    /* Part of it is history: assemble ring bytes [lo, chunk_abs) + chunk. */
+    uint64_t oldest = c->chunk_abs - st->ring_len;
+    if (lo < oldest)
+        return NULL; /* older than kept: the compiler sized history so this cannot happen */
+    size_t n = (size_t)(hi - lo);
+    weir_scanner_t *sc = c->sc;
+    if (WEIR__GROW(NULL, sc->win, sc->win_cap, n + 1) != 0) {
+        c->err = WEIR_ENOMEM;
+        return NULL;
+    }
+    uint32_t cap = sc->rules->history;
+    size_t from_ring = (size_t)(c->chunk_abs - lo);
+    uint32_t start = (uint32_t)((st->ring_head + cap - (c->chunk_abs - lo) % cap) % cap);
+    if (from_ring > n)
+        from_ring = n;
+    for (size_t i = 0; i < from_ring; i++)
+        sc->win[i] = st->ring[(start + i) % cap];
+    if (n > from_ring)
+        memcpy(sc->win + from_ring, c->chunk, n - from_ring);
+    return sc->win;
+}
+
+void weir__mark_dirty(weir__scan_t *c, uint32_t rule)
+{
+    weir__stream_t *st = c->st;
+    if (st->is_dirty[rule] || st->fired[rule])
+        return;
+    if (WEIR__GROW(&st->mem, st->dirty, st->cap_dirty, st->ndirty + 1) != 0) {
+        c->err = WEIR_ENOMEM;
+        return;
+    }
+    st->is_dirty[rule] = 1;
+    st->dirty[st->ndirty++] = rule;
+}
+
+/* Records a match of string s at [p, p + len). */
+static void add_match(weir__scan_t *c, uint32_t s, uint64_t p, uint32_t len)
+{
+    weir__stream_t *st = c->st;
+    weir__mlist_t *l = &st->lists[s];
+    uint32_t i = l->n;
+    while (i > 0 && l->v[i - 1].off > p)
+        i--;
+    if (i > 0 && l->v[i - 1].off == p)
+        return; /* one match per start offset, the first decided */
+    if (l->n >= WEIR_MAX_STRING_MATCHES) {
+        st->too_many = 1;
+        return;
+    }
+    uint32_t trace = WEIR__NO_TRACE;
+    if (weir__stream_slot_for(c, p + len, &trace) != 0)
+        return;
+    size_t cap = l->cap;
+    if (WEIR__GROW(&st->mem, l->v, cap, (size_t)l->n + 1) != 0) {
+        c->err = WEIR_ENOMEM;
+        return;
+    }
+    uint64_t dref = 0;
+    if (c->sc->opt.match_data) {
+        uint32_t dlen = len < c->sc->opt.match_data ? len : c->sc->opt.match_data;
+        const uint8_t *d = weir__view(c, p, p + dlen);
+        size_t old_cap = l->cap;
+        if (WEIR__GROW(&st->mem, st->drefs[s], old_cap, cap) != 0 ||
+            WEIR__GROW(&st->mem, st->arena, st->arena_cap, st->arena_len + dlen) != 0) {
+            c->err = WEIR_ENOMEM;
+            return;
+        }
+        if (d)
+            memcpy(st->arena + st->arena_len, d, dlen);
+        else
+            dlen = 0;
+        dref = (uint64_t)st->arena_len << 10 | dlen;
+        st->arena_len += dlen;
+        memmove(st->drefs[s] + i + 1, st->drefs[s] + i, (l->n - i) * sizeof(uint64_t));
+        st->drefs[s][i] = dref;
+    }
+    l->cap = (uint32_t)cap;
+    memmove(l->v + i + 1, l->v + i, (l->n - i) * sizeof *l->v);
+    l->v[i].off = p;
+    l->v[i].len = len;
+    l->v[i].trace = trace;
+    l->n++;
+    st->string_matches++;
+    weir__mark_dirty(c, c->sc->rules->strings[s].rule);
+}
+
+/*
+ * YARA's fullword test on [p, e): no alphanumeric byte next to either end
+ * (for wide strings, no alphanumeric followed by a zero byte).  Bytes past
+ * the end of the stream do not exist.
+ */
+static int fullword_ok(weir__scan_t *c, uint64_t p, uint64_t e, int wide)
+{
+    uint64_t lo = p >= 2 ? p - 2 : 0;
+    uint64_t hi = e + 2 < c->wend ? e + 2 : c->wend;
+    const uint8_t *b = weir__view(c, lo, hi);
+    if (!b)
+        return 0;
+#define AT(x) b[(x) - lo]
+    if (!wide) {
+        if (p >= 1 && is_alnum(AT(p - 1)))
+            return 0;
+        if (e < hi && is_alnum(AT(e)))
+            return 0;
+    } else {
+        if (p >= 2 && AT(p - 1) == 0 && is_alnum(AT(p - 2)))
+            return 0;
+        if (e + 1 < hi && AT(e + 1) == 0 && is_alnum(AT(e)))
+            return 0;
+    }
+#undef AT
+    return 1;
+}
+
+/* Whether the ascii form of text string s matches at p (YARA tries it first). */
+static int ascii_at(weir__scan_t *c, const weir__string_t *s, uint64_t p)
+{
+    if (p + s->text_len > c->wend)
+        return 0;
+    const uint8_t *b = weir__view(c, p, p + s->text_len);
+    if (!b)
+        return 0;
+    if (s->mods & WEIR__MOD_NOCASE) {
+        for (uint32_t i = 0; i < s->text_len; i++)
+            if (lower(b[i]) != lower(s->text[i]))
+                return 0;
+        return 1;
+    }
+    return memcmp(b, s->text, s->text_len) == 0;
+}
+
+static int push_pend(weir__scan_t *c, uint32_t type, uint32_t variant, uint64_t pos)
+{
+    weir__stream_t *st = c->st;
+    for (size_t i = 0; i < st->npend; i++)
+        if (st->pend[i].type == type && st->pend[i].variant == variant && st->pend[i].pos == pos)
+            return 0;
+    if (WEIR__GROW(&st->mem, st->pend, st->cap_pend, st->npend + 1) != 0) {
+        c->err = WEIR_ENOMEM;
+        return -1;
+    }
+    st->pend[st->npend].pos = pos;
+    st->pend[st->npend].variant = variant;
+    st->pend[st->npend].type = type;
+    st->npend++;
+    return 0;
+}
+
+typedef struct back_ctx {
+    weir__scan_t *c;
+    uint32_t variant;
+    uint64_t base;
+} back_ctx_t;
+
+static int on_start(size_t p, void *user)
+{
+    back_ctx_t *b = user;
+    uint64_t abs = b->base + p;
+    const weir__variant_t *v = &b->c->sc->rules->variants[b->variant];
+    const weir__mlist_t *l = &b->c->st->lists[v->string];
+    /* Already decided: nothing to do (matches are few per line; scan from the end). */
+    for (uint32_t i = l->n; i > 0 && l->v[i - 1].off >= abs; i--)
+        if (l->v[i - 1].off == abs)
+            return 0;
+    return push_pend(b->c, WEIR__P_START, b->variant, abs) != 0;
+}
+
+/* A report whose neighbouring bytes are all here. */
+static void process_report(weir__scan_t *c, uint32_t vi, uint64_t e)
+{
+    const weir_rules_t *r = c->sc->rules;
+    const weir__variant_t *v = &r->variants[vi];
+    const weir__string_t *s = &r->strings[v->string];
+    if (v->kind == WEIR__V_FIXED) {
+        if (e < v->len)
+            return;
+        uint64_t p = e - v->len;
+        if (v->wide && s->kind == WEIR__STR_TEXT && (s->mods & WEIR__MOD_ASCII) &&
+            ascii_at(c, s, p))
+            return;
+        if ((s->mods & WEIR__MOD_FULLWORD) && !fullword_ok(c, p, e, v->wide))
+            return;
+        add_match(c, v->string, p, v->len);
+        return;
+    }
+    uint64_t lo = e > (uint64_t)v->limit + 2 ? e - v->limit - 2 : 0;
+    uint64_t hi = e + v->lookahead < c->wend ? e + v->lookahead : c->wend;
+    uint64_t oldest = c->chunk_abs - c->st->ring_len;
+    if (lo < oldest)
+        lo = oldest;
+    const uint8_t *b = weir__view(c, lo, hi);
+    if (!b)
+        return;
+    back_ctx_t bc = {c, vi, lo};
+    weir__re_backward(v->re, b, (size_t)(hi - lo), (size_t)(e - lo), lo,
+                      c->at_end && hi == c->wend, on_start, &bc);
+}
+
+int weir__on_report(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx)
+{
+    (void)from;
+    (void)flags;
+    weir__scan_t *c = ctx;
+    const weir__variant_t *v = &c->sc->rules->variants[id];
+    if (c->at_end || to + v->lookahead <= c->wend)
+        process_report(c, id, to);
+    else
+        push_pend(c, WEIR__P_REPORT, id, to);
+    return c->err != WEIR_OK;
+}
+
+/* Decides a VM start if the bytes allow: 1 when done with it, 0 to keep it. */
+static int settle_start(weir__scan_t *c, const weir__pend_t *pd)
+{
+    const weir__variant_t *v = &c->sc->rules->variants[pd->variant];
+    const weir__string_t *s = &c->sc->rules->strings[v->string];
+    uint64_t p = pd->pos;
+    uint64_t lo = p >= 2 ? p - 2 : 0;
+    uint64_t oldest = c->chunk_abs - c->st->ring_len;
+    if (lo < oldest)
+        lo = oldest;
+    uint64_t hi = p + (uint64_t)v->limit + 2 + v->lookahead;
+    if (hi > c->wend)
+        hi = c->wend;
+    const uint8_t *b = weir__view(c, lo, hi);
+    if (!b)
+        return 1;
+    uint32_t len = 0;
+    int at_end = c->at_end && hi == c->wend;
+    int rc = weir__re_forward(v->re, b, (size_t)(hi - lo), (size_t)(p - lo), lo, at_end, &len);
+    if (rc == WEIR__RE_MORE)
+        return hi < c->wend ? 1 : 0;
+    if (rc != WEIR__RE_MATCH || len == 0)
+        return 1; /* YARA never reports an empty match */
+    if (s->mods & WEIR__MOD_FULLWORD) {
+        if (!c->at_end && p + len + v->lookahead > c->wend)
+            return 0;
+        if (!fullword_ok(c, p, p + len, v->wide))
+            return 1;
+    }
+    add_match(c, v->string, p, len);
+    return 1;
+}
+
+void weir__settle(weir__scan_t *c)
+{
+    weir__stream_t *st = c->st;
+    if (!st->npend)
+        return;
+    /* Reports first: they may add starts.  Indices, since the array may grow. */
+    for (size_t i = 0; i < st->npend && c->err == WEIR_OK; i++) {
+        weir__pend_t pd = st->pend[i];
+        const weir__variant_t *v = &c->sc->rules->variants[pd.variant];
+        if (pd.type != WEIR__P_REPORT || !(c->at_end || pd.pos + v->lookahead <= c->wend))
+            continue;
+        st->pend[i].type = UINT32_MAX; /* done */
+        process_report(c, pd.variant, pd.pos);
+    }
+    /* Then the starts; add_match keeps each list in offset order. */
+    size_t kept = 0;
+    for (size_t i = 0; i < st->npend; i++) {
+        weir__pend_t pd = st->pend[i];
+        if (pd.type == UINT32_MAX)
+            continue;
+        if (pd.type == WEIR__P_START && c->err == WEIR_OK && settle_start(c, &pd))
+            continue;
+        st->pend[kept++] = pd;
+    }
+    st->npend = kept;
+}

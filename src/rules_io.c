@@ -1,0 +1,498 @@
+/*
+ * rules_io.c - saving and loading compiled rules.
+ *
+ * A file is a 64-byte header (magic, format version, the instruction size as
+ * an ABI check, the library version, payload length, FNV-1a checksum of the
+ * payload) followed by the payload: rules, strings, variants with their VM
+ * programs, condition code, dependency tables and the serialized Vectorscan
+ * database.  Every read is bounds-checked and every index validated, so a
+ * truncated or corrupt file is an error, never a crash.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "mem.h"
+#include "rules.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAGIC "WEIRRULS"
+#define FORMAT_VERSION 1u
+#define HEADER_SIZE 64
+
+/* ---- writing ------------------------------------------------------------ */
+
+typedef struct wbuf {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+} wbuf_t;
+
+static void put(wbuf_t *w, const void *src, size_t n)
+{
+    if (w->oom || WEIR__GROW(NULL, w->p, w->cap, w->n + n) != 0) {
+        w->oom = 1;
+        return;
+    }
+    if (n)
+        memcpy(w->p + w->n, src, n);
+    w->n += n;
+}
+
+static void put_u8(wbuf_t *w, uint8_t v)
+{
+    put(w, &v, 1);
+}
+
+static void put_u32(wbuf_t *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    put(w, b, 4);
+}
+
+static void put_u64(wbuf_t *w, uint64_t v)
+{
+    put_u32(w, (uint32_t)v);
+    put_u32(w, (uint32_t)(v >> 32));
+}
+
+static void put_bytes(wbuf_t *w, const void *p, size_t n)
+{
+    put_u32(w, (uint32_t)n);
+    put(w, p, n);
+}
+
+static void put_str(wbuf_t *w, const char *s)
+{
+    put_bytes(w, s, s ? strlen(s) : 0);
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+weir_status_t weir_rules_serialize(const weir_rules_t *r, void **buf, size_t *len)
+{
+    if (buf)
+        *buf = NULL;
+    if (len)
+        *len = 0;
+    if (!r || !buf || !len)
+        return WEIR_EINVAL;
+    wbuf_t w = {0};
+    uint8_t header[HEADER_SIZE] = {0};
+    put(&w, header, HEADER_SIZE);
+    put_u32(&w, r->nns);
+    for (uint32_t i = 0; i < r->nns; i++)
+        put_str(&w, r->ns_names[i]);
+    put_u32(&w, r->nrules);
+    for (uint32_t i = 0; i < r->nrules; i++) {
+        const weir__rule_t *ru = &r->rules[i];
+        put_str(&w, ru->info.name);
+        put_u32(&w, ru->ns_index);
+        put_u8(&w, (uint8_t)(ru->info.is_private | ru->is_global << 1 | ru->live << 2 |
+                             ru->has_strings << 3));
+        put_u32(&w, ru->first_string);
+        put_u32(&w, ru->nstrings);
+        put_u32(&w, ru->entry);
+        put_u32(&w, (uint32_t)ru->info.ntags);
+        for (size_t t = 0; t < ru->info.ntags; t++)
+            put_str(&w, ru->tags[t]);
+        put_u32(&w, (uint32_t)ru->info.nmeta);
+        for (size_t m = 0; m < ru->info.nmeta; m++) {
+            put_str(&w, ru->meta[m].key);
+            put_u8(&w, (uint8_t)ru->meta[m].type);
+            put_bytes(&w, ru->meta[m].string, ru->meta[m].string_len);
+            put_u64(&w, (uint64_t)ru->meta[m].integer);
+        }
+    }
+    put_u32(&w, r->nstrings);
+    for (uint32_t i = 0; i < r->nstrings; i++) {
+        const weir__string_t *s = &r->strings[i];
+        put_str(&w, s->id);
+        put_u32(&w, s->rule);
+        put_u32(&w, s->mods);
+        put_u32(&w, s->kind);
+        put_u32(&w, s->first_variant);
+        put_u32(&w, s->nvariants);
+        put_bytes(&w, s->text, s->text_len);
+        put_u32(&w, s->max_len);
+    }
+    put_u32(&w, r->nvariants);
+    for (uint32_t i = 0; i < r->nvariants && !w.oom; i++) {
+        const weir__variant_t *v = &r->variants[i];
+        put_u32(&w, v->string);
+        put_u8(&w, v->kind);
+        put_u8(&w, v->wide);
+        put_u8(&w, v->lookahead);
+        put_u32(&w, v->len);
+        put_u32(&w, v->limit);
+        put_u8(&w, v->re != NULL);
+        if (v->re && !w.oom && weir__re_serialize(v->re, &w.p, &w.n, &w.cap) != 0)
+            w.oom = 1;
+    }
+    put_u64(&w, r->code.n);
+    put(&w, r->code.v, r->code.n * sizeof *r->code.v);
+    put_u32(&w, r->history);
+    for (uint32_t i = 0; i <= r->nrules; i++)
+        put_u32(&w, r->dep_at[i]);
+    for (uint32_t i = 0; i < r->dep_at[r->nrules]; i++)
+        put_u32(&w, r->deps[i]);
+    put_u32(&w, r->nalways);
+    for (uint32_t i = 0; i < r->nalways; i++)
+        put_u32(&w, r->always[i]);
+    char *db = NULL;
+    size_t dblen = 0;
+    if (r->db && hs_serialize_database(r->db, &db, &dblen) != HS_SUCCESS) {
+        free(w.p);
+        return WEIR_EENGINE;
+    }
+    put_bytes(&w, db, dblen);
+    free(db);
+    if (w.oom) {
+        free(w.p);
+        return WEIR_ENOMEM;
+    }
+    /* The header, now that the payload is known. */
+    uint8_t *h = w.p;
+    memcpy(h, MAGIC, 8);
+    wbuf_t hw = {h + 8, 0, HEADER_SIZE - 8, 0};
+    put_u32(&hw, FORMAT_VERSION);
+    put_u32(&hw, (uint32_t)sizeof(weir__instr_t));
+    char ver[16] = {0};
+    strncpy(ver, WEIR_VERSION_STRING, sizeof ver - 1);
+    put(&hw, ver, sizeof ver);
+    put_u64(&hw, w.n - HEADER_SIZE);
+    put_u64(&hw, fnv1a(w.p + HEADER_SIZE, w.n - HEADER_SIZE));
+    *buf = w.p;
+    *len = w.n;
+    return WEIR_OK;
+}
+
+weir_status_t weir_rules_save(const weir_rules_t *rules, const char *path)
+{
+    if (!rules || !path)
+        return WEIR_EINVAL;
+    void *buf;
+    size_t len;
+    weir_status_t st = weir_rules_serialize(rules, &buf, &len);
+    if (st != WEIR_OK)
+        return st;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        free(buf);
+        return WEIR_ENOMEM;
+    }
+    snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid() % 100000);
+    FILE *f = fopen(tmp, "wb");
+    st = WEIR_EIO;
+    if (f) {
+        int ok = fwrite(buf, 1, len, f) == len;
+        ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
+        ok &= fclose(f) == 0;
+        if (ok && rename(tmp, path) == 0)
+            st = WEIR_OK;
+        else
+            remove(tmp);
+    }
+    free(tmp);
+    free(buf);
+    return st;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef struct rbuf {
+    const uint8_t *p;
+    size_t n, pos;
+    int bad;
+} rbuf_t;
+
+static const uint8_t *take(rbuf_t *r, size_t n)
+{
+    if (r->bad || n > r->n - r->pos) {
+        r->bad = 1;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->pos;
+    r->pos += n;
+    return p;
+}
+
+static uint8_t get_u8(rbuf_t *r)
+{
+    const uint8_t *p = take(r, 1);
+    return p ? p[0] : 0;
+}
+
+static uint32_t get_u32(rbuf_t *r)
+{
+    const uint8_t *p = take(r, 4);
+    return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+             : 0;
+}
+
+static uint64_t get_u64(rbuf_t *r)
+{
+    uint64_t lo = get_u32(r);
+    return lo | (uint64_t)get_u32(r) << 32;
+}
+
+/* A length-prefixed byte string as a NUL-terminated copy; *n its length. */
+static char *get_bytes(rbuf_t *r, size_t *n)
+{
+    uint32_t len = get_u32(r);
+    const uint8_t *p = take(r, len);
+    if (!p)
+        return NULL;
+    char *s = weir__strndup((const char *)p, len);
+    if (!s)
+        r->bad = 1;
+    if (n)
+        *n = len;
+    return s;
+}
+
+/* A count that must fit in what is left of the buffer at min_size bytes each. */
+static uint32_t get_count(rbuf_t *r, size_t min_size)
+{
+    uint32_t n = get_u32(r);
+    if (!r->bad && (uint64_t)n * min_size > r->n - r->pos)
+        r->bad = 1;
+    return r->bad ? 0 : n;
+}
+
+static int read_rules(rbuf_t *in, weir_rules_t *r)
+{
+    r->nns = get_count(in, 4);
+    if (!(r->ns_names = calloc(r->nns ? r->nns : 1, sizeof *r->ns_names)))
+        return -1;
+    for (uint32_t i = 0; i < r->nns && !in->bad; i++)
+        r->ns_names[i] = get_bytes(in, NULL);
+    uint32_t nrules = get_count(in, 25);
+    if (!(r->rules = calloc(nrules ? nrules : 1, sizeof *r->rules)))
+        return -1;
+    for (uint32_t i = 0; i < nrules && !in->bad; i++) {
+        weir__rule_t *ru = &r->rules[r->nrules++];
+        ru->info.index = i;
+        ru->info.name = get_bytes(in, NULL);
+        ru->ns_index = get_u32(in);
+        uint8_t flags = get_u8(in);
+        ru->info.is_private = flags & 1;
+        ru->info.is_global = ru->is_global = (flags >> 1) & 1;
+        ru->info.fires_live = ru->live = (flags >> 2) & 1;
+        ru->has_strings = (flags >> 3) & 1;
+        ru->first_string = get_u32(in);
+        ru->nstrings = get_u32(in);
+        ru->entry = get_u32(in);
+        if (ru->ns_index >= r->nns)
+            in->bad = 1;
+        else
+            ru->info.ns = r->ns_names[ru->ns_index];
+        uint32_t ntags = get_count(in, 4);
+        if (ntags && !(ru->tags = calloc(ntags, sizeof *ru->tags)))
+            return -1;
+        for (uint32_t t = 0; t < ntags && !in->bad; t++)
+            ru->tags[ru->info.ntags++] = get_bytes(in, NULL);
+        ru->info.tags = (const char *const *)ru->tags;
+        uint32_t nmeta = get_count(in, 17);
+        if (nmeta && !(ru->meta = calloc(nmeta, sizeof *ru->meta)))
+            return -1;
+        for (uint32_t m = 0; m < nmeta && !in->bad; m++) {
+            weir_meta_t *wm = &ru->meta[ru->info.nmeta++];
+            wm->key = get_bytes(in, NULL);
+            wm->type = (weir_meta_type_t)get_u8(in);
+            wm->string = get_bytes(in, &wm->string_len);
+            wm->integer = (int64_t)get_u64(in);
+            if (wm->type > WEIR_META_BOOLEAN)
+                in->bad = 1;
+            if (wm->type != WEIR_META_STRING) {
+                free((char *)wm->string);
+                wm->string = NULL;
+                wm->string_len = 0;
+            }
+        }
+        ru->info.meta = ru->meta;
+    }
+    uint32_t nstrings = get_count(in, 32);
+    if (!(r->strings = calloc(nstrings ? nstrings : 1, sizeof *r->strings)))
+        return -1;
+    for (uint32_t i = 0; i < nstrings && !in->bad; i++) {
+        weir__string_t *s = &r->strings[r->nstrings++];
+        s->id = get_bytes(in, NULL);
+        s->rule = get_u32(in);
+        s->mods = get_u32(in);
+        s->kind = get_u32(in);
+        s->first_variant = get_u32(in);
+        s->nvariants = get_u32(in);
+        size_t tl = 0;
+        s->text = (uint8_t *)get_bytes(in, &tl);
+        s->text_len = (uint32_t)tl;
+        s->max_len = get_u32(in);
+        if (s->rule >= r->nrules || s->kind > WEIR__STR_REGEX)
+            in->bad = 1;
+    }
+    uint32_t nvariants = get_count(in, 16);
+    if (!(r->variants = calloc(nvariants ? nvariants : 1, sizeof *r->variants)))
+        return -1;
+    for (uint32_t i = 0; i < nvariants && !in->bad; i++) {
+        weir__variant_t *v = &r->variants[r->nvariants++];
+        v->string = get_u32(in);
+        v->kind = get_u8(in);
+        v->wide = get_u8(in);
+        v->lookahead = get_u8(in);
+        v->len = get_u32(in);
+        v->limit = get_u32(in);
+        if (get_u8(in) && !in->bad &&
+            weir__re_deserialize(in->p, in->n, &in->pos, &v->re) != 0)
+            in->bad = 1;
+        if (v->string >= r->nstrings || v->kind > WEIR__V_VM || v->lookahead > 2 ||
+            (v->kind == WEIR__V_VM && !v->re) || v->len > r->strings[v->string].max_len ||
+            v->limit > r->strings[v->string].max_len)
+            in->bad = 1;
+    }
+    uint64_t ncode = get_u64(in);
+    if (in->bad || ncode > (in->n - in->pos) / sizeof(weir__instr_t))
+        return in->bad = 1, 0;
+    if (!(r->code.v = malloc(ncode ? ncode * sizeof(weir__instr_t) : 1)))
+        return -1;
+    memcpy(r->code.v, take(in, ncode * sizeof(weir__instr_t)), ncode * sizeof(weir__instr_t));
+    r->code.n = r->code.cap = ncode;
+    r->history = get_u32(in);
+    if (!(r->dep_at = calloc(r->nrules + 1, sizeof *r->dep_at)))
+        return -1;
+    for (uint32_t i = 0; i <= r->nrules; i++) {
+        r->dep_at[i] = get_u32(in);
+        if (i && r->dep_at[i] < r->dep_at[i - 1])
+            in->bad = 1;
+    }
+    if (in->bad || r->dep_at[0] != 0 || (uint64_t)r->dep_at[r->nrules] * 4 > in->n - in->pos)
+        return in->bad = 1, 0;
+    if (!(r->deps = calloc(r->dep_at[r->nrules] + 1, sizeof *r->deps)))
+        return -1;
+    for (uint32_t i = 0; i < r->dep_at[r->nrules]; i++)
+        if ((r->deps[i] = get_u32(in)) >= r->nrules)
+            in->bad = 1;
+    r->nalways = get_count(in, 4);
+    if (!(r->always = calloc(r->nalways + 1, sizeof *r->always)))
+        return -1;
+    for (uint32_t i = 0; i < r->nalways; i++)
+        if ((r->always[i] = get_u32(in)) >= r->nrules)
+            in->bad = 1;
+    /* Rules and strings must agree with each other. */
+    for (uint32_t i = 0; i < r->nrules && !in->bad; i++) {
+        const weir__rule_t *ru = &r->rules[i];
+        if ((uint64_t)ru->first_string + ru->nstrings > r->nstrings ||
+            (r->code.n && ru->entry >= r->code.n) || !ru->info.name)
+            in->bad = 1;
+    }
+    for (uint32_t i = 0; i < r->nstrings && !in->bad; i++) {
+        const weir__string_t *s = &r->strings[i];
+        if ((uint64_t)s->first_variant + s->nvariants > r->nvariants || !s->id)
+            in->bad = 1;
+    }
+    if (!in->bad && weir__cond_validate(&r->code, r->nstrings, r->nrules) != 0)
+        in->bad = 1;
+    return 0;
+}
+
+weir_status_t weir_rules_deserialize(const void *buf, size_t len, weir_rules_t **out)
+{
+    if (out)
+        *out = NULL;
+    if (!buf || !out)
+        return WEIR_EINVAL;
+    const uint8_t *p = buf;
+    if (len < HEADER_SIZE || memcmp(p, MAGIC, 8) != 0)
+        return WEIR_EFORMAT;
+    rbuf_t h = {p + 8, HEADER_SIZE - 8, 0, 0};
+    uint32_t version = get_u32(&h);
+    uint32_t instr_size = get_u32(&h);
+    const uint8_t *lib = take(&h, 16);
+    uint64_t plen = get_u64(&h);
+    uint64_t sum = get_u64(&h);
+    (void)lib;
+    if (version != FORMAT_VERSION || instr_size != sizeof(weir__instr_t))
+        return WEIR_EVERSION;
+    if (plen != len - HEADER_SIZE || fnv1a(p + HEADER_SIZE, len - HEADER_SIZE) != sum)
+        return WEIR_EFORMAT;
+    weir_rules_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return WEIR_ENOMEM;
+    rbuf_t in = {p, len, HEADER_SIZE, 0};
+    weir_status_t st = WEIR_OK;
+    if (read_rules(&in, r) != 0) {
+        st = WEIR_ENOMEM;
+    } else if (!in.bad) {
+        uint32_t dblen = get_u32(&in);
+        const uint8_t *db = take(&in, dblen);
+        if (!db || in.pos != in.n) {
+            in.bad = 1;
+        } else if (dblen) {
+            hs_error_t rc = hs_deserialize_database((const char *)db, dblen, &r->db);
+            if (rc == HS_DB_VERSION_ERROR || rc == HS_DB_PLATFORM_ERROR)
+                st = WEIR_EVERSION;
+            else if (rc != HS_SUCCESS)
+                in.bad = 1;
+            else {
+                unsigned mode = 0;
+                size_t n = 0;
+                if (hs_database_size(r->db, &n) != HS_SUCCESS || n == 0)
+                    in.bad = 1;
+                (void)mode;
+            }
+        }
+        if (!in.bad && st == WEIR_OK && (r->nvariants > 0) != (r->db != NULL))
+            in.bad = 1;
+    }
+    if (st == WEIR_OK && in.bad)
+        st = WEIR_EFORMAT;
+    if (st != WEIR_OK) {
+        weir__rules_destroy(r);
+        return st;
+    }
+    *out = r;
+    return WEIR_OK;
+}
+
+weir_status_t weir_rules_load(const char *path, weir_rules_t **out)
+{
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        return WEIR_EINVAL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return WEIR_EIO;
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    weir_status_t st = WEIR_OK;
+    for (;;) {
+        if (WEIR__GROW(NULL, buf, cap, n + 65536) != 0) {
+            st = WEIR_ENOMEM;
+            break;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f))
+                st = WEIR_EIO;
+            break;
+        }
+    }
+    fclose(f);
+    if (st == WEIR_OK)
+        st = weir_rules_deserialize(buf, n, out);
+    free(buf);
+    return st;
+}
