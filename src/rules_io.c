@@ -393,7 +393,7 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
     for (uint32_t i = 0; i < r->nrules && !in->bad; i++) {
         const weir__rule_t *ru = &r->rules[i];
         if ((uint64_t)ru->first_string + ru->nstrings > r->nstrings ||
-            (r->code.n && ru->entry >= r->code.n) || !ru->info.name)
+            !weir__code_is_entry(&r->code, ru->entry) || !ru->info.name)
             in->bad = 1;
     }
     for (uint32_t i = 0; i < r->nstrings && !in->bad; i++) {
@@ -401,7 +401,7 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         if ((uint64_t)s->first_variant + s->nvariants > r->nvariants || !s->id)
             in->bad = 1;
     }
-    if (!in->bad && weir__cond_validate(&r->code, r->nstrings, r->nrules) != 0)
+    if (!in->bad && weir__code_check(&r->code, r->nstrings, r->nrules) != 0)
         in->bad = 1;
     return 0;
 }

@@ -1,0 +1,163 @@
+# weir - YARA rules over many concurrent chunked streams.  Plain GNU make;
+# every dependency comes from pkg-config.  `make help` lists the targets.
+
+VERSION    := $(shell sed -n 's/^\#define WEIR_VERSION_STRING "\(.*\)"/\1/p' include/weir.h)
+SOMAJOR    := $(shell sed -n 's/^\#define WEIR_VERSION_MAJOR \([0-9]*\)/\1/p' include/weir.h)
+SONAME     := libweir.so.$(SOMAJOR)
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+CLANG_FORMAT ?= clang-format
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+
+DEPS_PC    := libhs
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS_PC) 2>/dev/null)
+DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null)
+
+CFLAGS     ?= -O2 -g
+WARNINGS   := -std=c11 -Wall -Wextra -Werror
+ALL_CFLAGS := $(WARNINGS) $(CFLAGS) -Iinclude -Isrc $(DEP_CFLAGS)
+LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden
+LDLIBS     := $(DEP_LIBS) -lm
+
+# Sanitized builds of the library and tests, one directory per flavour.
+SAN_asan   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SAN_ubsan  := -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SAN_DIR_asan  := build/san
+SAN_DIR_ubsan := build/ubsan
+
+# Debian packages `make demo` and `make test` need.
+DEB_DEPS   := gcc make pkg-config libvectorscan-dev yara python3
+
+SRCS       := $(wildcard src/*.c)
+OBJS       := $(SRCS:src/%.c=build/obj/%.o)
+TESTS      := $(wildcard tests/test_*.c)
+BENCHES    := $(wildcard bench/*.c)
+EXAMPLES   := build/examples/stream
+
+.PHONY: all help deps test asan ubsan demo bench fuzz install uninstall clean format format-check \
+        build/weir.pc
+.SECONDARY:
+
+all: build/libweir.a build/$(SONAME) build/weir $(EXAMPLES)
+
+help:
+	@echo "targets: all test demo asan ubsan bench fuzz install clean format format-check deps"
+
+build/obj/%.o: src/%.c $(wildcard src/*.h) include/weir.h
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+build/libweir.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/$(SONAME): $(OBJS)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	ln -sf $(SONAME) build/libweir.so
+
+build/weir: tools/weir.c include/weir.h build/libweir.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< build/libweir.a $(LDLIBS)
+
+build/examples/%: examples/%.c include/weir.h build/libweir.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< build/libweir.a $(LDLIBS)
+
+build/bench/%: bench/%.c include/weir.h build/libweir.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< build/libweir.a $(LDLIBS)
+
+# Builds a flavour (-k: one broken test still leaves the others to run), then
+# runs every suite; tests/run_all.sh counts a test that did not build as failed.
+define RUN_SUITES
+-@$(MAKE) -s --no-print-directory -k build-$(1) build/$(SONAME)
+@tests/run_all.sh $(SAN_DIR_$(1)) $(SAN_DIR_$(1))/weir build/$(SONAME)
+endef
+
+# One sanitized flavour: objects, test programs and a weir binary under $(SAN_DIR_x).
+define SANITIZED
+OBJS_$(1) := $$(SRCS:src/%.c=$$(SAN_DIR_$(1))/obj/%.o)
+
+$$(SAN_DIR_$(1))/obj/%.o: src/%.c $$(wildcard src/*.h) include/weir.h
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) -O1 $$(SAN_$(1)) -c $$< -o $$@
+
+$$(SAN_DIR_$(1))/test_%: tests/test_%.c $$(wildcard tests/*.h src/*.h) $$(OBJS_$(1))
+	$$(CC) $$(ALL_CFLAGS) -O1 $$(SAN_$(1)) -o $$@ $$< $$(OBJS_$(1)) $$(LDLIBS)
+
+$$(SAN_DIR_$(1))/weir: tools/weir.c include/weir.h $$(OBJS_$(1))
+	$$(CC) $$(ALL_CFLAGS) -O1 $$(SAN_$(1)) -o $$@ $$< $$(OBJS_$(1)) $$(LDLIBS)
+
+build-$(1): $$(TESTS:tests/%.c=$$(SAN_DIR_$(1))/%) $$(SAN_DIR_$(1))/weir
+
+$(1):
+	$$(call RUN_SUITES,$(1))
+.PHONY: build-$(1)
+endef
+$(eval $(call SANITIZED,asan))
+$(eval $(call SANITIZED,ubsan))
+
+# Checks the Debian packages; installs them as root, else says how.
+deps:
+	@scripts/deps.sh $(DEB_DEPS)
+
+# Every test under ASan+UBSan, then the CLI tests; ends with "N passed, N failed".
+# `make asan` is the same without the package check; `make ubsan` uses UBSan alone.
+test: deps
+	$(call RUN_SUITES,asan)
+
+demo: deps
+	@$(MAKE) -s --no-print-directory all
+	@echo
+	@echo '$$ build/weir scan -g -r examples/rules/auth.yar examples/logs/*.log'
+	@build/weir scan -g -r examples/rules/auth.yar examples/logs/*.log
+	@echo
+	@echo '$$ build/weir scan --json -r examples/rules/auth.yar examples/logs/sshd.log'
+	@build/weir scan --json -r examples/rules/auth.yar examples/logs/sshd.log
+
+bench: all $(BENCHES:bench/%.c=build/bench/%)
+	@if [ -z "$(BENCHES)" ]; then echo "bench: no benchmarks in bench/ yet"; fi
+	@set -e; for b in $(BENCHES:bench/%.c=build/bench/%); do echo "== $$b"; $$b; done
+
+fuzz:
+	@echo "fuzz: libFuzzer harnesses live in fuzz/ (build them with clang -fsanitize=fuzzer):"
+	@ls fuzz/*.c 2>/dev/null || echo "  (none yet)"
+
+build/weir.pc: include/weir.h Makefile
+	@mkdir -p $(@D)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: weir' 'Description: YARA rules over many concurrent chunked streams' \
+	  'Version: $(VERSION)' 'Requires.private: $(DEPS_PC)' \
+	  'Libs: -L$${libdir} -lweir' 'Cflags: -I$${includedir}' > $@
+
+install: all build/weir.pc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(MANDIR)/man1
+	install -m 644 include/weir.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 build/libweir.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 build/$(SONAME) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libweir.so
+	install -m 644 build/weir.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 755 build/weir $(DESTDIR)$(BINDIR)/
+	install -m 644 docs/weir.1 $(DESTDIR)$(MANDIR)/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/weir.h $(DESTDIR)$(LIBDIR)/libweir.a \
+	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libweir.so \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/weir.pc $(DESTDIR)$(BINDIR)/weir $(DESTDIR)$(MANDIR)/man1/weir.1
+
+FORMAT_FILES = $(wildcard src/*.[ch] tools/*.c tests/*.[ch] include/*.h examples/*.c bench/*.c fuzz/*.c)
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+format-check:
+	$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build

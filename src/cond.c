@@ -1,0 +1,1495 @@
+/*
+ * cond.c - YARA conditions: compile a condition tree to flat stack-machine
+ * code, evaluate it against a stream's matches, and classify it as monotone.
+ *
+ * The semantics are those of YARA 4.2.3 as measured against the `yara` binary,
+ * including its quirks:
+ *  - UNDEFINED is YARA's sentinel integer 0xFFFABADAFABADAFF, so an arithmetic
+ *    result that happens to equal it is undefined too, as in YARA.
+ *  - `and`/`or` treat UNDEFINED as false and yield 0 or 1, except that `a or
+ *    b` with a true is a's raw value (seen by loop sums); `not` keeps
+ *    UNDEFINED; comparisons and arithmetic propagate it.
+ *  - `for ... in` loops add the body's raw value (not 0/1) to a running sum;
+ *    a quantifier N stops the loop once the sum reaches N; `all` never stops
+ *    early and means sum >= iterations; no iteration at all is false; an
+ *    undefined range bound means no iteration; `none` is the quantifier 0, so
+ *    `for none i in ...` is true whenever there is an iteration (YARA 4.2 bug).
+ *  - `for ... of` loops never stop early: the result is sum >= N (N = set
+ *    size for `all` or an undefined quantifier, 0 for `none`).
+ *  - `N of (set)`: an undefined N means all, 0 (and `none`) means none matched.
+ *  - Text literals compare bytewise as signed chars, shorter prefix first.
+ * Where YARA 4.2.3 fails instead (`#a in (lo..hi)` with lo != 0 raises an
+ * internal error; INT64_MIN \ -1 kills the process with SIGFPE) we give the
+ * obvious answer (the count in the range; UNDEFINED).
+ */
+#include "cond.h"
+
+#include "diag.h"
+#include "mem.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* YARA's UNDEFINED: 0xFFFABADAFABADAFF as a signed 64-bit integer. */
+#define UNDEF ((int64_t)-0x0005452505452501LL)
+#define IS_UNDEF(v) ((v) == UNDEF)
+#define TRUTHY(v) (!IS_UNDEF(v) && (v) != 0)
+
+/* The string of the enclosing `for ... of` loop. */
+#define ANON_STR UINT32_MAX
+
+/* How deep a condition tree may nest before we refuse it (bounds C recursion). */
+#define MAX_TREE_DEPTH 2000
+
+/*
+ * Opcodes.  Fields: x = loop depth, y = loop-variable slot, a = string index
+ * (ANON_STR for the string of the enclosing `for ... of`), rule index or
+ * element count, imm = immediate or relative jump.
+ *   ENTER imm=stack slots needed (first instruction of a condition); HALT pops
+ *   the result.  PUSH imm; FILESIZE; RULE a; VAR y.
+ *   FOUND, COUNT a; COUNT_IN, IN a pop hi, lo; OFFSET, LENGTH a pop a 1-based
+ *   index; AT a pops an offset.  NOT, NEG, BITNOT, TOBOOL work on the top.
+ *   JFALSE/JTRUE imm: pop; if falsy push 0 / if truthy push it back; jump.
+ *   LT..BXOR pop b, a and push a OP b.
+ *   OF a=n, then n STR (data, a = string): pops the quantifier.
+ *   LOOP_RANGE x y pops quantifier, hi, lo; LOOP_ENUM x y a=n pops the
+ *   quantifier and keeps n items below it; LOOP_STRS x a=n, then n STR, pops
+ *   the quantifier.  LOOP_NEXT x imm: to LOOP_END when exhausted.  LOOP_STEP x
+ *   imm: pops the body's value, back to LOOP_NEXT unless done.  LOOP_END x
+ *   pushes the loop's result.
+ */
+/* clang-format off */
+enum {
+    OP_ENTER = 1, OP_HALT, OP_PUSH, OP_FILESIZE, OP_RULE, OP_VAR,
+    OP_FOUND, OP_COUNT, OP_COUNT_IN, OP_OFFSET, OP_LENGTH, OP_AT, OP_IN,
+    OP_NOT, OP_NEG, OP_BITNOT, OP_TOBOOL, OP_JFALSE, OP_JTRUE,
+    OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE,
+    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_SHL, OP_SHR, OP_BAND, OP_BOR, OP_BXOR,
+    OP_OF, OP_STR,
+    OP_LOOP_RANGE, OP_LOOP_ENUM, OP_LOOP_STRS, OP_LOOP_NEXT, OP_LOOP_STEP, OP_LOOP_END,
+    OP_LAST
+};
+/* clang-format on */
+
+enum { LOOP_RANGE = 1, LOOP_ENUM, LOOP_STRS };
+
+/* ---- arithmetic, exactly as YARA's exec.c but without C undefined behaviour ---- */
+
+static int64_t wrap_add(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+/* The outcome of comparison op (OP_LT..OP_NE) given the sign of a - b. */
+static int cmp_result(int op, int sign)
+{
+    static const int8_t table[6][3] = {{1, 0, 0}, {1, 1, 0}, {0, 0, 1},
+                                       {0, 1, 1}, {0, 1, 0}, {1, 0, 1}};
+    return table[op - OP_LT][sign + 1];
+}
+
+static int64_t arith(int op, int64_t a, int64_t b)
+{
+    if (IS_UNDEF(a) || IS_UNDEF(b))
+        return UNDEF;
+    if (op >= OP_LT && op <= OP_NE)
+        return cmp_result(op, a < b ? -1 : a > b);
+    switch (op) {
+    case OP_ADD:
+        return wrap_add(a, b);
+    case OP_SUB:
+        return (int64_t)((uint64_t)a - (uint64_t)b);
+    case OP_MUL:
+        return (int64_t)((uint64_t)a * (uint64_t)b);
+    case OP_DIV:
+    case OP_MOD:
+        /* YARA 4.2 crashes on INT64_MIN / -1; later versions say undefined. */
+        if (b == 0 || (a == INT64_MIN && b == -1))
+            return UNDEF;
+        return op == OP_DIV ? a / b : a % b;
+    case OP_SHL:
+        if (b < 0)
+            return UNDEF;
+        return b < 64 ? (int64_t)((uint64_t)a << b) : 0;
+    case OP_SHR:
+        if (b < 0)
+            return UNDEF;
+        if (b >= 64)
+            return 0;
+        return a >= 0 ? a >> b : ~(~a >> b);
+    case OP_BAND:
+        return a & b;
+    case OP_BOR:
+        return a | b;
+    case OP_BXOR:
+        return a ^ b;
+    default:
+        return UNDEF;
+    }
+}
+
+/* Index of the first match at offset >= off (off may be negative). */
+static uint32_t lower_bound(const weir__mlist_t *m, int64_t off)
+{
+    if (off <= 0)
+        return 0;
+    uint32_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (m->v[mid].off < (uint64_t)off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Matches with lo <= offset <= hi (signed, as in YARA). */
+static uint32_t count_in(const weir__mlist_t *m, int64_t lo, int64_t hi)
+{
+    if (hi < lo || hi < 0)
+        return 0;
+    uint32_t i = lower_bound(m, lo);
+    uint32_t j = hi == INT64_MAX ? m->n : lower_bound(m, hi + 1);
+    return j > i ? j - i : 0;
+}
+
+/* ---- the compiler ---------------------------------------------------------- */
+
+typedef enum { K_BOOL, K_INT, K_TEXT } kind_t;
+
+typedef struct cc {
+    weir__code_t *code;
+    uint32_t str_base;
+    const uint32_t *rule_map;
+    const weir__ast_t *ast;
+    weir_diags_t *diags;
+    int loops;     /* loops open around the node being compiled */
+    int in_for_of; /* inside the body of a `for ... of` */
+    uint8_t slot_open[WEIR__MAX_LOOP_NESTING];
+    size_t sp, max_sp; /* simulated value-stack depth */
+    int tree_depth;
+    int failed;
+} cc_t;
+
+/* Records an error at e's place; returns -1. */
+static int cc_error(cc_t *c, const weir__expr_t *e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int cc_error(cc_t *c, const weir__expr_t *e, const char *fmt, ...)
+{
+    weir__loc_t none = {0, 0, 0};
+    va_list ap;
+    c->failed = 1;
+    if (c->diags) {
+        va_start(ap, fmt);
+        weir__diag_vadd(c->diags, WEIR_SEV_ERROR, c->ast, e ? e->loc : none, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Appends an instruction; returns its index, or SIZE_MAX out of memory. */
+static size_t emit(cc_t *c, uint8_t op, uint32_t a, int64_t imm, long delta)
+{
+    weir__code_t *k = c->code;
+    if (c->failed)
+        return SIZE_MAX; /* the caller rolls everything back */
+    if (k->n >= UINT32_MAX || WEIR__GROW(NULL, k->v, k->cap, k->n + 1) != 0) {
+        cc_error(c, NULL, "out of memory compiling a condition");
+        return SIZE_MAX;
+    }
+    weir__instr_t *in = &k->v[k->n];
+    memset(in, 0, sizeof *in);
+    in->op = op;
+    in->a = a;
+    in->imm = imm;
+    assert(delta >= 0 || c->sp >= (size_t)-delta);
+    c->sp = (size_t)((long)c->sp + delta);
+    c->max_sp = c->sp > c->max_sp ? c->sp : c->max_sp;
+    return k->n++;
+}
+
+static void set_xy(cc_t *c, size_t at, int x, int y)
+{
+    if (at != SIZE_MAX) {
+        c->code->v[at].x = (uint8_t)x;
+        c->code->v[at].y = (uint16_t)y;
+    }
+}
+
+static void patch(cc_t *c, size_t at, size_t target)
+{
+    if (at != SIZE_MAX && target != SIZE_MAX)
+        c->code->v[at].imm = (int64_t)target - (int64_t)at;
+}
+
+static kind_t kind_of(const weir__expr_t *e)
+{
+    weir__op_t op = e->op;
+    if (op == WEIR__E_TEXT)
+        return K_TEXT;
+    if (op == WEIR__E_INT || op == WEIR__E_FILESIZE || op == WEIR__E_VAR ||
+        (op >= WEIR__E_STR_COUNT && op <= WEIR__E_STR_LENGTH) || op == WEIR__E_NEG ||
+        op == WEIR__E_BITNOT || (op >= WEIR__E_ADD && op <= WEIR__E_BXOR))
+        return K_INT;
+    return K_BOOL;
+}
+
+static const char *kind_name(kind_t k)
+{
+    return k == K_BOOL ? "boolean" : k == K_TEXT ? "string" : "integer";
+}
+
+static void c_expr(cc_t *c, const weir__expr_t *e);
+static void c_leaf_or_other(cc_t *c, const weir__expr_t *e);
+
+/* An integer operand; what names the operator or place for the message. */
+static void c_int(cc_t *c, const weir__expr_t *e, const weir__expr_t *parent, const char *what)
+{
+    if (!e) {
+        cc_error(c, parent, "malformed condition: missing operand of %s", what);
+        return;
+    }
+    if (kind_of(e) != K_INT)
+        cc_error(c, e, "wrong type \"%s\" for %s", kind_name(kind_of(e)), what);
+    else
+        c_expr(c, e);
+}
+
+/* Signed-char comparison of byte strings, as YARA's sized_string_cmp. */
+static int text_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t i = 0;
+    while (i < an && i < bn && a[i] == b[i])
+        i++;
+    if (i == an || i == bn)
+        return (i < an) - (i < bn);
+    return (signed char)a[i] < (signed char)b[i] ? -1 : 1;
+}
+
+/* A boolean operand: any kind is accepted (integers and text by truthiness). */
+static void c_bool(cc_t *c, const weir__expr_t *e, const weir__expr_t *parent)
+{
+    if (!e) {
+        cc_error(c, parent, "malformed condition: missing boolean operand");
+        return;
+    }
+    if (e->op == WEIR__E_TEXT) {
+        /* Only literals have type string here, so this is a constant. */
+        emit(c, OP_PUSH, 0, e->text_len > 0, +1);
+        return;
+    }
+    c_expr(c, e);
+}
+
+static uint32_t str_operand(cc_t *c, const weir__expr_t *e)
+{
+    if (e->str == -1) {
+        if (!c->in_for_of)
+            cc_error(c, e,
+                     "anonymous string reference ($, #, @ or !) outside of a "
+                     "'for ... of' loop");
+        return ANON_STR;
+    }
+    if (e->str < 0) {
+        cc_error(c, e, "malformed condition: bad string index");
+        return ANON_STR;
+    }
+    return c->str_base + (uint32_t)e->str;
+}
+
+static void c_quant(cc_t *c, const weir__expr_t *e)
+{
+    /* YARA pushes UNDEFINED for all, 1 for any and 0 for none. */
+    if (e->quant == WEIR__Q_EXPR)
+        c_int(c, e->a, e, "a quantifier");
+    else
+        emit(c, OP_PUSH, 0, e->quant == WEIR__Q_ALL ? UNDEF : e->quant == WEIR__Q_ANY, +1);
+}
+
+static void c_set(cc_t *c, const weir__expr_t *e)
+{
+    for (size_t i = 0; i < e->nstrs; i++)
+        emit(c, OP_STR, c->str_base + e->strs[i], 0, 0);
+}
+
+static int check_set(cc_t *c, const weir__expr_t *e)
+{
+    if (e->nstrs == 0 || !e->strs || e->nstrs > UINT32_MAX / 2)
+        return cc_error(c, e, "empty string set");
+    return 0;
+}
+
+static int loop_open(cc_t *c, const weir__expr_t *e)
+{
+    if (c->loops + 1 > WEIR__MAX_LOOP_NESTING)
+        return cc_error(c, e, "loop nesting limit exceeded");
+    return 0;
+}
+
+/* Emits NEXT, the body, STEP and END of a loop whose iterator is set up. */
+static void c_loop_body(cc_t *c, const weir__expr_t *e, int depth, long end_delta)
+{
+    size_t next = emit(c, OP_LOOP_NEXT, 0, 0, 0);
+    set_xy(c, next, depth, 0);
+    c->loops++;
+    c_bool(c, e->b, e);
+    c->loops--;
+    size_t step = emit(c, OP_LOOP_STEP, 0, 0, -1);
+    set_xy(c, step, depth, 0);
+    patch(c, step, next);
+    size_t end = emit(c, OP_LOOP_END, 0, 0, end_delta);
+    set_xy(c, end, depth, 0);
+    patch(c, next, end);
+}
+
+static void c_for_in(cc_t *c, const weir__expr_t *e)
+{
+    if (loop_open(c, e) != 0)
+        return;
+    int64_t slot = e->ival;
+    if (slot < 0 || slot >= WEIR__MAX_LOOP_NESTING || c->slot_open[slot]) {
+        cc_error(c, e, "malformed condition: bad loop variable slot");
+        return;
+    }
+    if (!e->list || (e->is_range ? e->nlist != 2 : e->nlist == 0) || e->nlist > UINT32_MAX / 2) {
+        cc_error(c, e, "malformed condition: bad loop iterator");
+        return;
+    }
+    int depth = c->loops;
+    size_t start;
+    long end_delta = +1;
+    if (e->is_range) {
+        c_int(c, e->list[0], e, "range's lower bound");
+        c_int(c, e->list[1], e, "range's upper bound");
+        c_quant(c, e);
+        start = emit(c, OP_LOOP_RANGE, 0, 0, -3);
+    } else {
+        for (size_t i = 0; i < e->nlist; i++)
+            c_int(c, e->list[i], e, "enumeration item");
+        c_quant(c, e);
+        start = emit(c, OP_LOOP_ENUM, (uint32_t)e->nlist, 0, -1);
+        end_delta = 1 - (long)e->nlist;
+    }
+    set_xy(c, start, depth, (int)slot);
+    c->slot_open[slot] = 1;
+    c_loop_body(c, e, depth, end_delta);
+    c->slot_open[slot] = 0;
+}
+
+static void c_for_of(cc_t *c, const weir__expr_t *e)
+{
+    if (loop_open(c, e) != 0)
+        return;
+    if (c->in_for_of) {
+        cc_error(c, e, "'for <quantifier> of <string set>' loops can't be nested");
+        return;
+    }
+    if (check_set(c, e) != 0)
+        return;
+    int depth = c->loops;
+    c_quant(c, e);
+    size_t start = emit(c, OP_LOOP_STRS, (uint32_t)e->nstrs, 0, -1);
+    set_xy(c, start, depth, 0);
+    c_set(c, e);
+    c->in_for_of = 1;
+    c_loop_body(c, e, depth, +1);
+    c->in_for_of = 0;
+}
+
+/* WEIR__E_LT..WEIR__E_BXOR and OP_LT..OP_BXOR are in the same order. */
+static uint8_t binop(weir__op_t op)
+{
+    return (uint8_t)(OP_LT + (op - WEIR__E_LT));
+}
+
+static int is_binop(weir__op_t op)
+{
+    return op >= WEIR__E_LT && op <= WEIR__E_BXOR;
+}
+
+static const char *op_name(weir__op_t op)
+{
+    static const char *const names[] = {"<", "<=", ">", ">=", "==", "!=", "+", "-",
+                                        "*", "\\", "%", "<<", ">>", "&",  "|", "^"};
+    return op >= WEIR__E_LT && op <= WEIR__E_BXOR ? names[op - WEIR__E_LT] : "?";
+}
+
+/* 1 when e is a constant for YARA's parser (literals and operations on them). */
+static int fold(const weir__expr_t *e, int64_t *v)
+{
+    int64_t a, b;
+    if (e && e->op == WEIR__E_INT)
+        *v = e->ival;
+    else if (e && (e->op == WEIR__E_NEG || e->op == WEIR__E_BITNOT) && fold(e->a, &a))
+        *v = e->op == WEIR__E_NEG ? (int64_t)(0 - (uint64_t)a) : ~a;
+    else if (e && is_binop(e->op) && e->op >= WEIR__E_ADD && fold(e->a, &a) && fold(e->b, &b))
+        *v = arith(binop(e->op), a, b);
+    else
+        return 0;
+    return !IS_UNDEF(*v);
+}
+
+/* a OP b on integers; YARA refuses some operations on constants. */
+static void c_arith(cc_t *c, const weir__expr_t *e)
+{
+    char what[16];
+    int64_t a, b, r = 0;
+    int ca = fold(e->a, &a), cb = fold(e->b, &b);
+    if (cb && b == 0 && (e->op == WEIR__E_DIV || e->op == WEIR__E_MOD)) {
+        cc_error(c, e, "division by zero");
+        return;
+    }
+    if (cb && b < 0 && (e->op == WEIR__E_SHL || e->op == WEIR__E_SHR)) {
+        cc_error(c, e, "negative shift count");
+        return;
+    }
+    if (ca && cb &&
+        ((e->op == WEIR__E_ADD && __builtin_add_overflow(a, b, &r)) ||
+         (e->op == WEIR__E_SUB && __builtin_sub_overflow(a, b, &r)) ||
+         (e->op == WEIR__E_MUL && __builtin_mul_overflow(a, b, &r)))) {
+        cc_error(c, e, "integer overflow in \"%" PRId64 " %s %" PRId64 "\"", a, op_name(e->op), b);
+        return;
+    }
+    snprintf(what, sizeof what, "%s operator", op_name(e->op));
+    c_int(c, e->a, e, what);
+    c_int(c, e->b, e, what);
+    emit(c, binop(e->op), 0, 0, -1);
+}
+
+static void c_compare(cc_t *c, const weir__expr_t *e)
+{
+    if (!e->a || !e->b) {
+        cc_error(c, e, "malformed condition: missing operand of %s", op_name(e->op));
+        return;
+    }
+    kind_t ka = kind_of(e->a), kb = kind_of(e->b);
+    if (ka == K_TEXT && kb == K_TEXT) {
+        /* Both sides are literals, so the comparison is a constant. */
+        int r = text_cmp(e->a->text ? e->a->text : "", e->a->text_len, e->b->text ? e->b->text : "",
+                         e->b->text_len);
+        emit(c, OP_PUSH, 0, cmp_result(binop(e->op), r), +1);
+        return;
+    }
+    if (ka == K_TEXT || kb == K_TEXT) {
+        cc_error(c, e, "type mismatch for %s operator", op_name(e->op));
+        return;
+    }
+    c_arith(c, e);
+}
+
+static void c_expr(cc_t *c, const weir__expr_t *e)
+{
+    if (c->failed)
+        return;
+    if (++c->tree_depth > MAX_TREE_DEPTH) {
+        cc_error(c, e, "condition nested too deeply");
+        c->tree_depth--;
+        return;
+    }
+    if (e->op >= WEIR__E_LT && e->op <= WEIR__E_NE) {
+        c_compare(c, e);
+    } else if (is_binop(e->op)) {
+        c_arith(c, e);
+    } else {
+        c_leaf_or_other(c, e);
+    }
+    c->tree_depth--;
+}
+
+static void c_leaf_or_other(cc_t *c, const weir__expr_t *e)
+{
+    switch (e->op) {
+    case WEIR__E_BOOL:
+        emit(c, OP_PUSH, 0, e->ival != 0, +1);
+        break;
+    case WEIR__E_INT:
+        emit(c, OP_PUSH, 0, e->ival, +1);
+        break;
+    case WEIR__E_TEXT:
+        cc_error(c, e, "a text string can only be compared with another text string");
+        break;
+    case WEIR__E_FILESIZE:
+        emit(c, OP_FILESIZE, 0, 0, +1);
+        break;
+    case WEIR__E_RULE:
+        if (e->ival < 0 || !c->rule_map || (c->ast && (uint64_t)e->ival >= c->ast->nrules)) {
+            cc_error(c, e, "malformed condition: bad rule reference");
+            break;
+        }
+        emit(c, OP_RULE, c->rule_map[e->ival], 0, +1);
+        break;
+    case WEIR__E_VAR:
+        if (e->ival < 0 || e->ival >= WEIR__MAX_LOOP_NESTING || !c->slot_open[e->ival]) {
+            cc_error(c, e, "loop variable used outside its loop");
+            break;
+        }
+        set_xy(c, emit(c, OP_VAR, 0, 0, +1), 0, (int)e->ival);
+        break;
+    case WEIR__E_STR_FOUND:
+        emit(c, OP_FOUND, str_operand(c, e), 0, +1);
+        break;
+    case WEIR__E_STR_COUNT:
+        emit(c, OP_COUNT, str_operand(c, e), 0, +1);
+        break;
+    case WEIR__E_STR_COUNT_IN:
+    case WEIR__E_STR_IN:
+        c_int(c, e->a, e, "range's lower bound");
+        c_int(c, e->b, e, "range's upper bound");
+        emit(c, e->op == WEIR__E_STR_IN ? OP_IN : OP_COUNT_IN, str_operand(c, e), 0, -1);
+        break;
+    case WEIR__E_STR_OFFSET:
+    case WEIR__E_STR_LENGTH:
+        if (e->a)
+            c_int(c, e->a, e, "a string index");
+        else
+            emit(c, OP_PUSH, 0, 1, +1);
+        emit(c, e->op == WEIR__E_STR_OFFSET ? OP_OFFSET : OP_LENGTH, str_operand(c, e), 0, 0);
+        break;
+    case WEIR__E_STR_AT:
+        c_int(c, e->a, e, "at operator");
+        emit(c, OP_AT, str_operand(c, e), 0, 0);
+        break;
+    case WEIR__E_NOT:
+        c_bool(c, e->a, e);
+        emit(c, OP_NOT, 0, 0, 0);
+        break;
+    case WEIR__E_NEG:
+        c_int(c, e->a, e, "- operator");
+        emit(c, OP_NEG, 0, 0, 0);
+        break;
+    case WEIR__E_BITNOT:
+        c_int(c, e->a, e, "~ operator");
+        emit(c, OP_BITNOT, 0, 0, 0);
+        break;
+    case WEIR__E_AND:
+    case WEIR__E_OR: {
+        c_bool(c, e->a, e);
+        size_t j = emit(c, e->op == WEIR__E_AND ? OP_JFALSE : OP_JTRUE, 0, 0, -1);
+        c_bool(c, e->b, e);
+        size_t end = emit(c, OP_TOBOOL, 0, 0, 0);
+        patch(c, j, end + 1);
+        break;
+    }
+    case WEIR__E_OF:
+        if (check_set(c, e) != 0)
+            break;
+        c_quant(c, e);
+        emit(c, OP_OF, (uint32_t)e->nstrs, 0, 0);
+        c_set(c, e);
+        break;
+    case WEIR__E_FOR_OF:
+        c_for_of(c, e);
+        break;
+    case WEIR__E_FOR_IN:
+        c_for_in(c, e);
+        break;
+    default:
+        cc_error(c, e, "malformed condition: unknown node");
+    }
+}
+
+int weir__cond_compile(weir__code_t *code, const weir__expr_t *e, uint32_t str_base,
+                       const uint32_t *rule_map, const weir__ast_t *ast, weir_diags_t *diags,
+                       uint32_t *entry)
+{
+    if (!code || !e || !entry)
+        return -1;
+    cc_t c;
+    memset(&c, 0, sizeof c);
+    c.code = code;
+    c.str_base = str_base;
+    c.rule_map = rule_map;
+    c.ast = ast;
+    c.diags = diags;
+
+    size_t n0 = code->n;
+    size_t enter = emit(&c, OP_ENTER, 0, 0, 0);
+    c_bool(&c, e, NULL);
+    emit(&c, OP_HALT, 0, 0, -1);
+    if (!c.failed && c.max_sp > WEIR__MAX_STACK)
+        cc_error(&c, e, "condition too complex (needs more than 16384 stack slots)");
+    if (c.failed) {
+        code->n = n0;
+        return -1;
+    }
+    assert(c.sp == 0);
+    code->v[enter].imm = (int64_t)c.max_sp;
+    *entry = (uint32_t)enter;
+    return 0;
+}
+
+void weir__code_free(weir__code_t *code)
+{
+    if (!code)
+        return;
+    weir__free(NULL, code->v, code->cap * sizeof *code->v);
+    code->v = NULL;
+    code->n = code->cap = 0;
+}
+
+/* ---- checking loaded code -------------------------------------------------- */
+
+/* The jump at pc stays inside code, goes in direction dir and lands on want (0: anything). */
+static int jump_ok(const weir__code_t *k, size_t pc, uint8_t want, int dir)
+{
+    int64_t t = (int64_t)pc + k->v[pc].imm;
+    return t >= 0 && (uint64_t)t < k->n && (want == 0 || k->v[t].op == want) &&
+           (dir > 0 ? k->v[pc].imm > 0 : k->v[pc].imm < 0);
+}
+
+int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrules)
+{
+    if (!code || (code->n && !code->v))
+        return -1;
+    for (size_t pc = 0; pc < code->n; pc++) {
+        const weir__instr_t *in = &code->v[pc];
+        uint8_t op = in->op;
+        if (op == 0 || op >= OP_LAST || in->x >= WEIR__MAX_LOOP_NESTING ||
+            in->y >= WEIR__MAX_LOOP_NESTING ||
+            (op >= OP_FOUND && op <= OP_IN && in->a >= nstrings && in->a != ANON_STR) ||
+            (op == OP_ENTER && (in->imm < 0 || in->imm > (int64_t)WEIR__MAX_STACK)) ||
+            (op == OP_RULE && in->a >= nrules) || (op == OP_STR && in->a >= nstrings) ||
+            ((op == OP_JFALSE || op == OP_JTRUE) && !jump_ok(code, pc, 0, 1)) ||
+            (op == OP_LOOP_NEXT && !jump_ok(code, pc, OP_LOOP_END, 1)) ||
+            (op == OP_LOOP_STEP && !jump_ok(code, pc, OP_LOOP_NEXT, -1)))
+            return -1;
+        if (op == OP_OF || op == OP_LOOP_STRS) {
+            if (in->a == 0 || in->a > code->n - pc - 1)
+                return -1;
+            for (uint32_t i = 1; i <= in->a; i++)
+                if (code->v[pc + i].op != OP_STR)
+                    return -1;
+        }
+    }
+    return 0;
+}
+
+int weir__code_is_entry(const weir__code_t *code, uint32_t entry)
+{
+    return code && entry < code->n && code->v[entry].op == OP_ENTER;
+}
+
+/* ---- the evaluator --------------------------------------------------------- */
+
+typedef struct frame {
+    int kind;
+    uint16_t slot;
+    int64_t next, last; /* LOOP_RANGE */
+    int empty;          /* LOOP_RANGE with an undefined bound */
+    uint32_t idx, n;    /* LOOP_ENUM, LOOP_STRS */
+    size_t base;        /* LOOP_ENUM: stack index of item 0; LOOP_STRS: pc of OP_STR 0 */
+    int64_t q, sum;
+    uint64_t iters;
+} frame_t;
+
+#define LOCAL_STACK 256
+
+int weir__cond_eval(const weir__code_t *code, uint32_t entry, const weir__evalctx_t *ctx,
+                    int *out_of_steps)
+{
+    int64_t local[LOCAL_STACK];
+    int64_t *st = local;
+    int64_t vars[WEIR__MAX_LOOP_NESTING] = {0, 0, 0, 0};
+    frame_t fr[WEIR__MAX_LOOP_NESTING];
+    static const weir__mlist_t no_matches = {NULL, 0, 0};
+    uint32_t anon = ANON_STR;
+    int result = 0;
+
+    if (out_of_steps)
+        *out_of_steps = 0;
+    if (!ctx || !weir__code_is_entry(code, entry))
+        goto fail;
+    const weir__instr_t *v = code->v;
+    const size_t n = code->n;
+    int64_t need = v[entry].imm;
+    if (need < 0 || need > (int64_t)WEIR__MAX_STACK)
+        goto fail;
+    size_t cap = need > LOCAL_STACK ? (size_t)need : LOCAL_STACK;
+    if (cap > LOCAL_STACK && !(st = malloc(cap * sizeof *st)))
+        goto fail;
+    memset(fr, 0, sizeof fr);
+    const uint64_t budget = ctx->max_steps ? ctx->max_steps : WEIR__DEFAULT_MAX_STEPS;
+    uint64_t steps = 0;
+    size_t sp = 0, pc = (size_t)entry + 1;
+    int64_t r1, r2, r3;
+
+#define PUSH(x)                                                                                    \
+    do {                                                                                           \
+        if (sp >= cap)                                                                             \
+            goto malformed;                                                                        \
+        st[sp++] = (x);                                                                            \
+    } while (0)
+#define POP(x)                                                                                     \
+    do {                                                                                           \
+        if (sp == 0)                                                                               \
+            goto malformed;                                                                        \
+        (x) = st[--sp];                                                                            \
+    } while (0)
+#define MLIST(a) (ctx->strings ? &ctx->strings[(a) == ANON_STR ? anon : (a)] : &no_matches)
+#define JUMP(rel)                                                                                  \
+    do {                                                                                           \
+        int64_t t__ = (int64_t)pc + (rel);                                                         \
+        if (t__ < 0 || (uint64_t)t__ >= n)                                                         \
+            goto malformed;                                                                        \
+        pc = (size_t)t__;                                                                          \
+    } while (0)
+
+    for (;;) {
+        if (pc >= n)
+            goto malformed;
+        if (++steps > budget)
+            goto exhausted;
+        const weir__instr_t *in = &v[pc];
+        if (in->x >= WEIR__MAX_LOOP_NESTING || in->y >= WEIR__MAX_LOOP_NESTING)
+            goto malformed;
+        if (in->op >= OP_LT && in->op <= OP_BXOR) {
+            POP(r2);
+            POP(r1);
+            PUSH(arith(in->op, r1, r2));
+            pc++;
+            continue;
+        }
+        if (in->a == ANON_STR && anon == ANON_STR && in->op >= OP_FOUND && in->op <= OP_IN)
+            goto malformed;
+        switch (in->op) {
+        case OP_HALT:
+            POP(r1);
+            result = TRUTHY(r1);
+            goto done;
+        case OP_PUSH:
+            PUSH(in->imm);
+            break;
+        case OP_FILESIZE:
+            PUSH((int64_t)ctx->filesize);
+            break;
+        case OP_RULE:
+            PUSH(ctx->rule_true && ctx->rule_true[in->a] ? 1 : 0);
+            break;
+        case OP_VAR:
+            PUSH(vars[in->y]);
+            break;
+        case OP_FOUND:
+            PUSH(MLIST(in->a)->n > 0);
+            break;
+        case OP_COUNT:
+            PUSH((int64_t)MLIST(in->a)->n);
+            break;
+        case OP_COUNT_IN:
+        case OP_IN:
+            POP(r2);
+            POP(r1);
+            if (IS_UNDEF(r1) || IS_UNDEF(r2)) {
+                PUSH(UNDEF);
+            } else {
+                uint32_t cnt = count_in(MLIST(in->a), r1, r2);
+                PUSH(in->op == OP_IN ? cnt > 0 : (int64_t)cnt);
+            }
+            break;
+        case OP_OFFSET:
+        case OP_LENGTH: {
+            const weir__mlist_t *m = MLIST(in->a);
+            POP(r1);
+            if (IS_UNDEF(r1) || r1 < 1 || (uint64_t)r1 > m->n)
+                PUSH(UNDEF);
+            else if (in->op == OP_OFFSET)
+                PUSH((int64_t)m->v[r1 - 1].off);
+            else
+                PUSH((int64_t)m->v[r1 - 1].len);
+            break;
+        }
+        case OP_AT: {
+            const weir__mlist_t *m = MLIST(in->a);
+            POP(r1);
+            /* An undefined offset makes `at` false, not undefined. */
+            if (IS_UNDEF(r1) || r1 < 0) {
+                PUSH(0);
+            } else {
+                uint32_t i = lower_bound(m, r1);
+                PUSH(i < m->n && m->v[i].off == (uint64_t)r1);
+            }
+            break;
+        }
+        case OP_NOT:
+            POP(r1);
+            PUSH(IS_UNDEF(r1) ? UNDEF : !r1);
+            break;
+        case OP_NEG:
+            POP(r1);
+            PUSH(IS_UNDEF(r1) ? UNDEF : (int64_t)(0 - (uint64_t)r1));
+            break;
+        case OP_BITNOT:
+            POP(r1);
+            PUSH(IS_UNDEF(r1) ? UNDEF : ~r1);
+            break;
+        case OP_TOBOOL:
+            POP(r1);
+            PUSH(TRUTHY(r1));
+            break;
+        case OP_JFALSE:
+        case OP_JTRUE:
+            POP(r1);
+            if (TRUTHY(r1) == (in->op == OP_JTRUE)) {
+                PUSH(in->op == OP_JTRUE ? r1 : 0); /* `or` keeps a true raw value */
+                JUMP(in->imm);
+                continue;
+            }
+            break;
+        case OP_OF: {
+            uint32_t cnt = in->a, found = 0;
+            if (cnt == 0 || cnt > n - pc - 1)
+                goto malformed;
+            POP(r1);
+            for (uint32_t i = 1; i <= cnt; i++) {
+                if (v[pc + i].op != OP_STR || v[pc + i].a == ANON_STR)
+                    goto malformed;
+                found += MLIST(v[pc + i].a)->n > 0;
+            }
+            steps += cnt;
+            if (IS_UNDEF(r1))
+                r2 = found >= cnt;
+            else if (r1 == 0)
+                r2 = found == 0;
+            else
+                r2 = (int64_t)found >= r1;
+            PUSH(r2);
+            pc += cnt;
+            break;
+        }
+        case OP_LOOP_RANGE:
+        case OP_LOOP_ENUM:
+        case OP_LOOP_STRS: {
+            frame_t *f = &fr[in->x];
+            memset(f, 0, sizeof *f);
+            f->slot = in->y;
+            POP(f->q);
+            if (in->op == OP_LOOP_RANGE) {
+                f->kind = LOOP_RANGE;
+                POP(r2);
+                POP(r1);
+                f->next = r1;
+                f->last = r2;
+                f->empty = IS_UNDEF(r1) || IS_UNDEF(r2);
+            } else if (in->op == OP_LOOP_ENUM) {
+                f->kind = LOOP_ENUM;
+                f->n = in->a;
+                if (f->n > sp)
+                    goto malformed;
+                f->base = sp - f->n;
+            } else {
+                f->kind = LOOP_STRS;
+                f->n = in->a;
+                if (f->n == 0 || f->n > n - pc - 1)
+                    goto malformed;
+                f->base = pc + 1;
+                pc += f->n;
+            }
+            break;
+        }
+        case OP_LOOP_NEXT: {
+            frame_t *f = &fr[in->x];
+            int more = 0;
+            if (f->kind == LOOP_RANGE) {
+                if (!f->empty && f->next <= f->last) {
+                    vars[f->slot] = f->next;
+                    /* YARA steps past INT64_MAX by wrapping, so such a loop
+                       runs until the budget is gone. */
+                    f->next = wrap_add(f->next, 1);
+                    more = 1;
+                }
+            } else if (f->kind == LOOP_ENUM) {
+                if (f->idx < f->n) {
+                    if (f->base + f->idx >= sp)
+                        goto malformed;
+                    vars[f->slot] = st[f->base + f->idx++];
+                    more = 1;
+                }
+            } else if (f->kind == LOOP_STRS) {
+                if (f->idx < f->n) {
+                    anon = v[f->base + f->idx++].a;
+                    if (anon == ANON_STR)
+                        goto malformed;
+                    more = 1;
+                }
+            } else {
+                goto malformed;
+            }
+            if (!more) {
+                JUMP(in->imm);
+                continue;
+            }
+            break;
+        }
+        case OP_LOOP_STEP: {
+            frame_t *f = &fr[in->x];
+            POP(r1);
+            if (!IS_UNDEF(r1))
+                f->sum = wrap_add(f->sum, r1);
+            f->iters++;
+            /* `for ... of` never stops early, nor does `all`; a quantifier N
+               stops once the sum reaches N. */
+            if (f->kind == LOOP_STRS || IS_UNDEF(f->q) || f->sum < f->q) {
+                JUMP(in->imm);
+                continue;
+            }
+            break;
+        }
+        case OP_LOOP_END: {
+            frame_t *f = &fr[in->x];
+            if (f->iters == 0)
+                r3 = 0;
+            else if (IS_UNDEF(f->q))
+                r3 = f->sum >= (int64_t)f->iters;
+            else
+                r3 = f->sum >= f->q;
+            if (f->kind == LOOP_ENUM) {
+                if (f->base > sp)
+                    goto malformed;
+                sp = f->base;
+            } else if (f->kind == LOOP_STRS) {
+                anon = ANON_STR;
+            }
+            f->kind = 0;
+            PUSH(r3);
+            break;
+        }
+        default:
+            goto malformed;
+        }
+        pc++;
+    }
+
+malformed: /* reported like an exhausted budget: no answer */
+exhausted:
+    result = 0;
+    if (out_of_steps)
+        *out_of_steps = 1;
+done:
+    if (st != local)
+        free(st);
+    return result;
+fail:
+    if (out_of_steps)
+        *out_of_steps = 1;
+    return 0;
+#undef PUSH
+#undef POP
+#undef MLIST
+#undef JUMP
+}
+
+/* ---- monotonicity ----------------------------------------------------------- */
+
+/*
+ * Each node gets an abstract value describing how it can change as bytes are
+ * appended.  For integers: dir (time-invariant, non-decreasing, non-increasing,
+ * unknown) and an interval of the values it can take when defined.  For
+ * definedness: sdef (once defined, stays defined) and udef (once undefined,
+ * stays undefined).  For truthiness: up (once truthy, stays truthy) and down
+ * (once falsy, stays falsy).  Conditions are monotone when up.
+ */
+enum { D_CONST, D_INC, D_DEC, D_ANY };
+
+#define FILESIZE_MAX ((int64_t)1 << 62)
+
+typedef struct mv {
+    int dir;
+    int bounded;
+    int64_t lo, hi;
+    int sdef, udef;
+    int up, down;
+} mv_t;
+
+typedef struct mctx {
+    const uint8_t *rule_monotone;
+    mv_t var[WEIR__MAX_LOOP_NESTING];
+    int depth;
+} mctx_t;
+
+static mv_t mv_any(void)
+{
+    mv_t m = {D_ANY, 0, 0, 0, 0, 0, 0, 0};
+    return m;
+}
+
+static mv_t mv_int(int dir, int64_t lo, int64_t hi, int sdef, int udef)
+{
+    mv_t m = {dir, 1, lo, hi, sdef, udef, 0, 0};
+    return m;
+}
+
+static mv_t mv_bool(int up, int down, int sdef, int udef)
+{
+    mv_t m = {D_ANY, 0, 0, 0, sdef, udef, up, down};
+    return m;
+}
+
+static int nondec(const mv_t *m)
+{
+    return (m->dir == D_CONST || m->dir == D_INC) && (m->sdef || m->dir == D_CONST);
+}
+
+static int noninc(const mv_t *m)
+{
+    return (m->dir == D_CONST || m->dir == D_DEC) && (m->sdef || m->dir == D_CONST);
+}
+
+static int flip(int dir)
+{
+    return dir == D_INC ? D_DEC : dir == D_DEC ? D_INC : dir;
+}
+
+static int join(int a, int b)
+{
+    if (a == D_CONST)
+        return b;
+    if (b == D_CONST)
+        return a;
+    return a == b ? a : D_ANY;
+}
+
+/* Truthiness of an integer used as a boolean (defined and non-zero). */
+static void int_truth(mv_t *m)
+{
+    if (m->dir == D_CONST) {
+        m->up = m->down = 1;
+        return;
+    }
+    if (m->dir == D_ANY || !m->bounded)
+        return;
+    m->up = m->sdef && ((m->dir == D_INC && m->lo >= 0) || (m->dir == D_DEC && m->hi <= 0));
+    m->down = m->udef && ((m->dir == D_INC && m->hi <= 0) || (m->dir == D_DEC && m->lo >= 0));
+}
+
+/* The result of an integer operation with dir and interval, or ANY when the
+   interval might hold the UNDEFINED sentinel (YARA would turn it undefined). */
+static mv_t mk_arith(int dir, int ok, int64_t lo, int64_t hi, const mv_t *a, const mv_t *b)
+{
+    if (dir == D_CONST) {
+        /* Time-invariant operands give a time-invariant result, whatever it is. */
+        mv_t m = mv_int(D_CONST, lo, hi, 1, 1);
+        m.bounded = ok && !(lo <= UNDEF && UNDEF <= hi);
+        int_truth(&m);
+        return m;
+    }
+    if (dir == D_ANY || !ok || (lo <= UNDEF && UNDEF <= hi))
+        return mv_any();
+    mv_t m = mv_int(dir, lo, hi, a->sdef && (!b || b->sdef), a->udef && (!b || b->udef));
+    int_truth(&m);
+    return m;
+}
+
+static int mul_ov(int64_t a, int64_t b, int64_t *r)
+{
+    return __builtin_mul_overflow(a, b, r);
+}
+
+/* min and max of four products or quotients */
+static void hull4(const int64_t p[4], int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = p[0];
+    for (int i = 1; i < 4; i++) {
+        *lo = p[i] < *lo ? p[i] : *lo;
+        *hi = p[i] > *hi ? p[i] : *hi;
+    }
+}
+
+static mv_t m_binary(weir__op_t op, mv_t a, mv_t b)
+{
+    int both_const = a.dir == D_CONST && b.dir == D_CONST;
+    int64_t lo = 0, hi = 0;
+    int ok = a.bounded && b.bounded;
+    switch (op) {
+    case WEIR__E_ADD:
+    case WEIR__E_SUB: {
+        int dir = op == WEIR__E_ADD ? join(a.dir, b.dir) : join(a.dir, flip(b.dir));
+        if (a.dir == D_ANY || b.dir == D_ANY)
+            dir = D_ANY;
+        if (ok) {
+            if (op == WEIR__E_ADD)
+                ok = !__builtin_add_overflow(a.lo, b.lo, &lo) &&
+                     !__builtin_add_overflow(a.hi, b.hi, &hi);
+            else
+                ok = !__builtin_sub_overflow(a.lo, b.hi, &lo) &&
+                     !__builtin_sub_overflow(a.hi, b.lo, &hi);
+        }
+        return mk_arith(both_const ? D_CONST : dir, ok, lo, hi, &a, &b);
+    }
+    case WEIR__E_MUL: {
+        int64_t p[4];
+        ok = ok && !mul_ov(a.lo, b.lo, &p[0]) && !mul_ov(a.lo, b.hi, &p[1]) &&
+             !mul_ov(a.hi, b.lo, &p[2]) && !mul_ov(a.hi, b.hi, &p[3]);
+        if (ok)
+            hull4(p, &lo, &hi);
+        int dir = D_ANY;
+        if (both_const)
+            dir = D_CONST;
+        else if (ok && b.dir == D_CONST && b.lo >= 0)
+            dir = a.dir;
+        else if (ok && b.dir == D_CONST && b.hi <= 0)
+            dir = flip(a.dir);
+        else if (ok && a.dir == D_CONST && a.lo >= 0)
+            dir = b.dir;
+        else if (ok && a.dir == D_CONST && a.hi <= 0)
+            dir = flip(b.dir);
+        else if (ok && a.lo >= 0 && b.lo >= 0)
+            dir = join(a.dir, b.dir);
+        return mk_arith(dir, ok, lo, hi, &a, &b);
+    }
+    case WEIR__E_DIV: {
+        /* Only division by a time-invariant value that cannot be 0 keeps order. */
+        if (both_const)
+            return mk_arith(D_CONST, 0, 0, 0, &a, &b);
+        if (!ok || b.dir != D_CONST || (b.lo <= 0 && b.hi >= 0) ||
+            (a.lo == INT64_MIN && b.lo <= -1 && b.hi >= -1))
+            return mv_any();
+        int64_t p[4] = {a.lo / b.lo, a.lo / b.hi, a.hi / b.lo, a.hi / b.hi};
+        hull4(p, &lo, &hi);
+        return mk_arith(b.lo > 0 ? a.dir : flip(a.dir), 1, lo, hi, &a, &b);
+    }
+    case WEIR__E_SHL:
+    case WEIR__E_SHR: {
+        if (both_const)
+            return mk_arith(D_CONST, 0, 0, 0, &a, &b);
+        if (!ok || b.dir != D_CONST || b.lo != b.hi || b.lo < 0 || b.lo > 62)
+            return mv_any();
+        int k = (int)b.lo;
+        if (op == WEIR__E_SHR)
+            return mk_arith(a.dir, 1, arith(OP_SHR, a.lo, k), arith(OP_SHR, a.hi, k), &a, &b);
+        int64_t f = (int64_t)1 << k;
+        if (mul_ov(a.lo, f, &lo) || mul_ov(a.hi, f, &hi))
+            return mv_any();
+        return mk_arith(a.dir, 1, lo, hi, &a, &b);
+    }
+    default: /* %, &, |, ^: no order kept */
+        if (both_const)
+            return mk_arith(D_CONST, 0, 0, 0, &a, &b);
+        return mv_any();
+    }
+}
+
+static int known(const weir__expr_t *e, int64_t *v)
+{
+    if (!e || e->op != WEIR__E_INT || IS_UNDEF(e->ival))
+        return 0;
+    *v = e->ival;
+    return 1;
+}
+
+static mv_t ana(const weir__expr_t *e, mctx_t *m);
+
+/* How a loop body's contributions to the loop's sum change. */
+typedef struct contrib {
+    int up, down, nonneg;
+} contrib_t;
+
+static contrib_t body_contrib(const weir__expr_t *body, mctx_t *m)
+{
+    contrib_t c = {0, 0, 0};
+    if (!body)
+        return c;
+    mv_t b = ana(body, m);
+    const weir__expr_t *l = body;
+    while (l->op == WEIR__E_OR && l->a)
+        l = l->a; /* `a or b` is worth a's raw value when a is true */
+    if (kind_of(body) != K_INT && kind_of(l) != K_INT) {
+        /* Booleans and text contribute 0 or 1. */
+        c.up = b.up;
+        c.down = b.down;
+        c.nonneg = 1;
+        return c;
+    }
+    if (kind_of(body) != K_INT)
+        return c;
+    c.nonneg = b.bounded && b.lo >= 0;
+    c.up = nondec(&b) && c.nonneg && (b.sdef || b.dir == D_CONST);
+    c.down = noninc(&b) && (b.udef || b.dir == D_CONST);
+    return c;
+}
+
+/* The loop's threshold when it is a known constant: 1 and sets *q. */
+static int fixed_quant(const weir__expr_t *e, int64_t n_all, int *all, int64_t *q)
+{
+    *all = e->quant == WEIR__Q_ALL;
+    *q = *all ? n_all : e->quant == WEIR__Q_ANY;
+    return e->quant != WEIR__Q_EXPR || known(e->a, q);
+}
+
+static mv_t ana_of(const weir__expr_t *e, mctx_t *m)
+{
+    mv_t r = mv_bool(0, 0, 1, 1);
+    int all;
+    int64_t q;
+    if (fixed_quant(e, 1, &all, &q)) {
+        /* found >= q; 0 means none found; q < 0 or q > the set: constant */
+        r.up = q != 0;
+        r.down = q == 0 || q < 0 || q > (int64_t)e->nstrs;
+        return r;
+    }
+    if (!e->a)
+        return r;
+    mv_t a = ana(e->a, m);
+    if (a.dir == D_CONST && a.bounded && (a.lo > 0 || a.hi < 0))
+        r.up = 1; /* fixed non-zero threshold, or all */
+    else if (a.dir == D_DEC && a.bounded && a.lo >= 1 && a.sdef && a.udef)
+        r.up = 1; /* the threshold only falls */
+    return r;
+}
+
+static mv_t ana_for_of(const weir__expr_t *e, mctx_t *m)
+{
+    mv_t r = mv_bool(0, 0, 1, 1);
+    int all;
+    int64_t q;
+    contrib_t c = body_contrib(e->b, m);
+    if (!fixed_quant(e, (int64_t)e->nstrs, &all, &q))
+        return r;
+    if (c.nonneg && q <= 0) {
+        r.up = r.down = 1; /* a sum of non-negative terms is always >= q */
+        return r;
+    }
+    r.up = c.up;
+    r.down = c.down;
+    return r;
+}
+
+static mv_t ana_for_in(const weir__expr_t *e, mctx_t *m)
+{
+    mv_t r = mv_bool(0, 0, 1, 1);
+    if (!e->list || e->nlist == 0 || e->ival < 0 || e->ival >= WEIR__MAX_LOOP_NESTING ||
+        (e->is_range && e->nlist != 2))
+        return r;
+    int fixed = 1, grows = 0;
+    mv_t var = mv_int(D_CONST, 0, 0, 1, 1);
+    if (e->is_range) {
+        mv_t lo = ana(e->list[0], m), hi = ana(e->list[1], m);
+        fixed = lo.dir == D_CONST && hi.dir == D_CONST;
+        grows = !fixed && noninc(&lo) && nondec(&hi) && hi.bounded && hi.hi < INT64_MAX;
+        /* Each iteration's value never changes: the range only gains values. */
+        var.bounded = lo.bounded && hi.bounded;
+        var.lo = lo.lo;
+        var.hi = hi.hi;
+    } else {
+        /* A fixed number of items; the variable is fixed when every item is. */
+        int consts = 1;
+        for (size_t i = 0; i < e->nlist; i++) {
+            mv_t it = ana(e->list[i], m);
+            consts = consts && it.dir == D_CONST;
+            var.bounded = var.bounded && it.bounded;
+            var.lo = i == 0 || it.lo < var.lo ? it.lo : var.lo;
+            var.hi = i == 0 || it.hi > var.hi ? it.hi : var.hi;
+        }
+        if (!consts)
+            var = mv_any();
+    }
+    int_truth(&var);
+
+    mv_t saved = m->var[e->ival];
+    m->var[e->ival] = var;
+    contrib_t c = body_contrib(e->b, m);
+    m->var[e->ival] = saved;
+
+    int all;
+    int64_t q;
+    if (!fixed_quant(e, 0, &all, &q))
+        return r;
+    if (all) {
+        /* sum >= iterations, never stopping early: only with a fixed domain. */
+        r.up = fixed && c.up;
+        r.down = fixed && c.down;
+    } else if (q <= 0) {
+        /* The first iteration already reaches q: true iff there is one. */
+        if (c.nonneg) {
+            r.up = fixed || grows;
+            r.down = fixed;
+        }
+    } else if (c.nonneg) {
+        /* Non-negative terms: stopping at q changes nothing, so the result is
+           whether the whole sum reaches q. */
+        r.up = c.up && (fixed || grows);
+        r.down = c.down && fixed;
+    }
+    return r;
+}
+
+static mv_t ana_compare(const weir__expr_t *e, mctx_t *m)
+{
+    if (kind_of(e->a) == K_TEXT || kind_of(e->b) == K_TEXT)
+        return mv_bool(1, 1, 1, 1);
+    mv_t a = ana(e->a, m), b = ana(e->b, m);
+    mv_t r = mv_bool(0, 0, a.sdef && b.sdef, a.udef && b.udef);
+    if (a.dir == D_CONST && b.dir == D_CONST) {
+        r.up = r.down = 1;
+        return r;
+    }
+    int sdef = (a.sdef || a.dir == D_CONST) && (b.sdef || b.dir == D_CONST);
+    int udef = (a.udef || a.dir == D_CONST) && (b.udef || b.dir == D_CONST);
+    /* a rises against b (a - b non-decreasing), or falls. */
+    int rises = nondec(&a) && noninc(&b);
+    int falls = noninc(&a) && nondec(&b);
+    /* When a can only move away from b, "a != b" can only become true. */
+    int away = a.bounded && b.bounded && ((rises && a.lo >= b.hi) || (falls && a.hi <= b.lo));
+    if (e->op == WEIR__E_GT || e->op == WEIR__E_GE) {
+        r.up = rises && sdef;
+        r.down = falls && udef;
+    } else if (e->op == WEIR__E_LT || e->op == WEIR__E_LE) {
+        r.up = falls && sdef;
+        r.down = rises && udef;
+    } else if (e->op == WEIR__E_EQ) {
+        r.down = away && udef;
+    } else {
+        r.up = away && sdef;
+    }
+    return r;
+}
+
+static mv_t ana(const weir__expr_t *e, mctx_t *m)
+{
+    if (!e || m->depth > MAX_TREE_DEPTH)
+        return mv_any();
+    m->depth++;
+    mv_t r = mv_any();
+    switch (e->op) {
+    case WEIR__E_BOOL:
+    case WEIR__E_TEXT:
+        r = mv_bool(1, 1, 1, 1);
+        break;
+    case WEIR__E_INT:
+        if (!IS_UNDEF(e->ival))
+            r = mv_int(D_CONST, e->ival, e->ival, 1, 1);
+        int_truth(&r);
+        break;
+    case WEIR__E_FILESIZE:
+        r = mv_int(D_INC, 0, FILESIZE_MAX, 1, 1);
+        int_truth(&r);
+        break;
+    case WEIR__E_VAR:
+        if (e->ival >= 0 && e->ival < WEIR__MAX_LOOP_NESTING)
+            r = m->var[e->ival];
+        break;
+    case WEIR__E_RULE:
+        r = mv_bool(m->rule_monotone && e->ival >= 0 && m->rule_monotone[e->ival], 0, 1, 1);
+        break;
+    case WEIR__E_STR_FOUND:
+        r = mv_bool(1, 0, 1, 1);
+        break;
+    case WEIR__E_STR_COUNT:
+        r = mv_int(D_INC, 0, UINT32_MAX, 1, 1);
+        int_truth(&r);
+        break;
+    case WEIR__E_STR_COUNT_IN:
+    case WEIR__E_STR_IN: {
+        mv_t lo = ana(e->a, m), hi = ana(e->b, m);
+        /* A window that only widens holds ever more matches. */
+        int widens = noninc(&lo) && nondec(&hi);
+        int sdef = (lo.sdef || lo.dir == D_CONST) && (hi.sdef || hi.dir == D_CONST);
+        int udef = (lo.udef || lo.dir == D_CONST) && (hi.udef || hi.dir == D_CONST);
+        if (e->op == WEIR__E_STR_IN) {
+            r = mv_bool(widens && sdef, 0, sdef, udef);
+        } else {
+            r = mv_int(widens ? D_INC : D_ANY, 0, UINT32_MAX, sdef, udef);
+            int_truth(&r);
+        }
+        break;
+    }
+    case WEIR__E_STR_OFFSET: {
+        /* The k-th smallest offset only falls as matches are added. */
+        int64_t k = 1;
+        int dec = (!e->a || known(e->a, &k)) && k >= 1;
+        r = mv_int(dec ? D_DEC : D_ANY, 0, FILESIZE_MAX, dec, 0);
+        int_truth(&r);
+        break;
+    }
+    case WEIR__E_STR_LENGTH:
+        r = mv_int(D_ANY, 0, UINT32_MAX, 0, 0);
+        break;
+    case WEIR__E_STR_AT: {
+        mv_t a = ana(e->a, m);
+        r = mv_bool(a.dir == D_CONST, 0, 1, 1);
+        break;
+    }
+    case WEIR__E_NOT: {
+        mv_t a = ana(e->a, m);
+        r = mv_bool(a.down && a.sdef, a.up && a.udef, a.sdef, a.udef);
+        break;
+    }
+    case WEIR__E_NEG:
+    case WEIR__E_BITNOT: {
+        /* -a and ~a = -a - 1 reverse the order; -INT64_MIN wraps. */
+        mv_t a = ana(e->a, m);
+        int neg = e->op == WEIR__E_NEG, ok = a.bounded && a.lo > INT64_MIN;
+        int64_t lo = ok ? (neg ? -a.hi : ~a.hi) : 0, hi = ok ? (neg ? -a.lo : ~a.lo) : 0;
+        r = mk_arith(flip(a.dir), ok, lo, hi, &a, NULL);
+        break;
+    }
+    case WEIR__E_AND:
+    case WEIR__E_OR: {
+        mv_t a = ana(e->a, m), b = ana(e->b, m);
+        r = mv_bool(a.up && b.up, a.down && b.down, 1, 1);
+        break;
+    }
+    default:
+        if (is_binop(e->op) && e->a && e->b && e->op <= WEIR__E_NE)
+            r = ana_compare(e, m);
+        else if (is_binop(e->op) && e->a && e->b)
+            r = m_binary(e->op, ana(e->a, m), ana(e->b, m));
+        break;
+    case WEIR__E_OF:
+        r = ana_of(e, m);
+        break;
+    case WEIR__E_FOR_OF:
+        r = ana_for_of(e, m);
+        break;
+    case WEIR__E_FOR_IN:
+        r = ana_for_in(e, m);
+        break;
+    }
+    m->depth--;
+    return r;
+}
+
+int weir__cond_monotone(const weir__expr_t *e, const uint8_t *rule_monotone)
+{
+    if (!e)
+        return 0;
+    mctx_t m;
+    memset(&m, 0, sizeof m);
+    m.rule_monotone = rule_monotone;
+    for (int i = 0; i < WEIR__MAX_LOOP_NESTING; i++)
+        m.var[i] = mv_any();
+    mv_t r = ana(e, &m);
+    return r.up;
+}
+
+/* ---- referenced strings ----------------------------------------------------- */
+
+static void strings_rec(const weir__expr_t *e, uint32_t base, uint32_t n,
+                        void (*fn)(uint32_t, void *), void *u, int depth)
+{
+    if (!e || depth > MAX_TREE_DEPTH)
+        return;
+    if (e->op >= WEIR__E_STR_FOUND && e->op <= WEIR__E_STR_IN && e->str >= 0 &&
+        (uint32_t)e->str < n)
+        fn(base + (uint32_t)e->str, u);
+    if (e->op == WEIR__E_OF || e->op == WEIR__E_FOR_OF)
+        for (size_t i = 0; e->strs && i < e->nstrs; i++)
+            if (e->strs[i] < n)
+                fn(base + e->strs[i], u);
+    strings_rec(e->a, base, n, fn, u, depth + 1);
+    strings_rec(e->b, base, n, fn, u, depth + 1);
+    strings_rec(e->c, base, n, fn, u, depth + 1);
+    for (size_t i = 0; e->list && i < e->nlist; i++)
+        strings_rec(e->list[i], base, n, fn, u, depth + 1);
+}
+
+void weir__cond_strings(const weir__expr_t *e, uint32_t str_base, uint32_t nstrings_in_rule,
+                        void (*fn)(uint32_t gstr, void *u), void *u)
+{
+    if (fn)
+        strings_rec(e, str_base, nstrings_in_rule, fn, u, 0);
+}

@@ -1,0 +1,707 @@
+/*
+ * re_vm.c - the exact matcher: the IR compiled to a small program, run by a fiber list in
+ * priority order, modelled on YARA's own executor (libyara/re.c, yr_re_exec) so that match
+ * lengths, including its quirks, come out as YARA reports them.
+ *
+ * Like YARA: a split clones the fiber just after itself (the preferred branch keeps the
+ * earlier place); counted repeats keep counters on a per-fiber stack; a split met twice in one
+ * epsilon closure kills the fiber (YARA's guard against empty loops such as (a*)*); before each
+ * byte, a fiber equal to an earlier one (ip and counters) dies; when a fiber reaches MATCH, every
+ * later (lower-priority) fiber dies and earlier ones go on, so the last match recorded is the
+ * one of highest priority.  \b is true at the very start and end of the data (YARA's rule).
+ */
+#include "re_int.h"
+
+#include "mem.h"
+
+#include <string.h>
+
+/* ---- compiler ------------------------------------------------------------ */
+
+void weir__rprog_free(rprog_t *p)
+{
+    free(p->code);
+    free(p->sets);
+    memset(p, 0, sizeof(*p));
+}
+
+static int emit(rprog_t *p, uint8_t op)
+{
+    if (WEIR__GROW(NULL, p->code, p->cap, p->n + 1) < 0)
+        return -1;
+    memset(&p->code[p->n], 0, sizeof(rinst_t));
+    p->code[p->n].op = op;
+    return (int)p->n++;
+}
+
+static int emit_split(rprog_t *p, uint8_t op)
+{
+    int at = emit(p, op);
+    if (at >= 0)
+        p->code[at].id = p->nsplits++;
+    return at;
+}
+
+static int set_single(const uint8_t *set, unsigned *one)
+{
+    unsigned n = 0;
+    for (unsigned c = 0; c < 256; c++)
+        if ((set[c >> 3] >> (c & 7)) & 1) {
+            if (++n > 1)
+                return 0;
+            *one = c;
+        }
+    return n == 1;
+}
+
+static int comp(rprog_t *p, const rnode_t *n, int bw, uint32_t depth);
+
+/* e{min,max} laid out as YARA does: prolog, counted loop, split, epilog. */
+static int comp_range(rprog_t *p, const rnode_t *n, int bw, uint32_t depth)
+{
+    const rnode_t *e = n->kids[0];
+    uint32_t mn = n->min, mx = n->max;
+    int unb = mx == WEIR__RE_UNBOUNDED;
+    int prolog = mn > 0;
+    int repeat = unb || mx > mn + 1 || mx > 2;
+    int split = unb || mx > mn;
+    int epilog = unb || mx > mn || mx > 1;
+    if (prolog && comp(p, e, bw, depth) < 0)
+        return -1;
+    if (repeat) {
+        uint32_t rmin = mn, rmax = mx;
+        if (prolog) {
+            rmin--;
+            if (!unb)
+                rmax--;
+        }
+        if (split) {
+            if (!unb)
+                rmax--;
+        } else {
+            rmin--;
+            rmax--;
+        }
+        int rs = emit(p, OP_RSTART);
+        if (rs < 0)
+            return -1;
+        if (depth + 1 > p->depth)
+            p->depth = depth + 1;
+        int body = (int)p->n;
+        if (comp(p, e, bw, depth + 1) < 0)
+            return -1;
+        int re = emit(p, OP_REND);
+        if (re < 0)
+            return -1;
+        rinst_t *a = &p->code[rs], *b = &p->code[re];
+        a->min = b->min = rmin;
+        a->max = b->max = rmax;
+        a->greedy = b->greedy = n->greedy;
+        a->x = re + 1;
+        b->x = body;
+    }
+    if (split) {
+        int sp = emit_split(p, n->greedy ? OP_SPLIT_A : OP_SPLIT_B);
+        if (sp < 0 || (epilog && comp(p, e, bw, depth) < 0))
+            return -1;
+        p->code[sp].x = (int32_t)p->n;
+    } else if (epilog && comp(p, e, bw, depth) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int comp(rprog_t *p, const rnode_t *n, int bw, uint32_t depth)
+{
+    int at;
+    unsigned one;
+    switch (n->type) {
+    case RN_SET:
+        if (set_single(n->set, &one)) {
+            if ((at = emit(p, OP_LIT)) < 0)
+                return -1;
+            p->code[at].arg = (uint16_t)one;
+            return 0;
+        }
+        if ((at = emit(p, OP_SET)) < 0 || WEIR__GROW(NULL, p->sets, p->setcap, p->nsets + 1) < 0)
+            return -1;
+        memcpy(p->sets[p->nsets], n->set, 32);
+        p->code[at].arg = (uint16_t)p->nsets++;
+        if (p->nsets > 65535)
+            return -1;
+        return 0;
+    case RN_EMPTY:
+        return 0;
+    case RN_BOL:
+        return emit(p, OP_BOL) < 0 ? -1 : 0;
+    case RN_EOL:
+        return emit(p, OP_EOL) < 0 ? -1 : 0;
+    case RN_WB:
+    case RN_NWB:
+        if ((at = emit(p, n->type == RN_WB ? OP_WB : OP_NWB)) < 0)
+            return -1;
+        p->code[at].arg = n->wide;
+        return 0;
+    case RN_CAT:
+        for (uint32_t i = 0; i < n->nkids; i++)
+            if (comp(p, n->kids[bw ? n->nkids - 1 - i : i], bw, depth) < 0)
+                return -1;
+        return 0;
+    case RN_ALT: {
+        /* split L1; e1; jmp end; L1: split L2; e2; jmp end; L2: e3; end: */
+        int *jumps = malloc(n->nkids * sizeof(int));
+        if (!jumps)
+            return -1;
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            int sp = -1;
+            if (i + 1 < n->nkids && (sp = emit_split(p, OP_SPLIT_A)) < 0)
+                goto alt_fail;
+            if (comp(p, n->kids[i], bw, depth) < 0)
+                goto alt_fail;
+            if (i + 1 < n->nkids) {
+                if ((jumps[i] = emit(p, OP_JMP)) < 0)
+                    goto alt_fail;
+                p->code[sp].x = (int32_t)p->n;
+            }
+        }
+        for (uint32_t i = 0; i + 1 < n->nkids; i++)
+            p->code[jumps[i]].x = (int32_t)p->n;
+        free(jumps);
+        return 0;
+    alt_fail:
+        free(jumps);
+        return -1;
+    }
+    case RN_REP:
+        if (n->min == 0 && n->max == WEIR__RE_UNBOUNDED) {
+            /* L1: split L2; e; jmp L1; L2: */
+            int sp = emit_split(p, n->greedy ? OP_SPLIT_A : OP_SPLIT_B);
+            if (sp < 0 || comp(p, n->kids[0], bw, depth) < 0 || (at = emit(p, OP_JMP)) < 0)
+                return -1;
+            p->code[at].x = sp;
+            p->code[sp].x = (int32_t)p->n;
+            return 0;
+        }
+        if (n->min == 1 && n->max == WEIR__RE_UNBOUNDED) {
+            /* L1: e; split L1 */
+            int l1 = (int)p->n;
+            if (comp(p, n->kids[0], bw, depth) < 0 ||
+                (at = emit_split(p, n->greedy ? OP_SPLIT_B : OP_SPLIT_A)) < 0)
+                return -1;
+            p->code[at].x = l1;
+            return 0;
+        }
+        return comp_range(p, n, bw, depth);
+    default:
+        return -1;
+    }
+}
+
+int weir__rprog_compile(rprog_t *p, const rnode_t *root, int backwards)
+{
+    weir__rprog_free(p);
+    if (comp(p, root, backwards, 0) < 0 || emit(p, OP_MATCH) < 0) {
+        weir__rprog_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- fibers -------------------------------------------------------------- */
+
+typedef struct fib {
+    int32_t ip, sp, next, prev;
+} fib_t;
+
+typedef struct vm {
+    const rprog_t *pg;
+    fib_t *f;
+    uint32_t *stk; /* depth slots per fiber */
+    size_t cap, depth;
+    int32_t freel, head, tail;
+    uint32_t *stamps; /* per split id: the sync call that last executed it */
+    uint32_t stamp;
+    int32_t *ht;
+    size_t htcap;
+    int oom;
+    /* input */
+    const uint8_t *buf;
+    size_t len;
+    uint64_t base;
+    int at_end;
+} vm_t;
+
+#define NIL (-1)
+
+static int vm_init(vm_t *v, const rprog_t *pg)
+{
+    memset(v, 0, sizeof(*v));
+    v->pg = pg;
+    v->depth = pg->depth ? pg->depth : 1;
+    v->freel = v->head = v->tail = NIL;
+    v->stamps = weir__calloc(NULL, pg->nsplits ? pg->nsplits : 1, sizeof(uint32_t));
+    return v->stamps ? 0 : -1;
+}
+
+static void vm_done(vm_t *v)
+{
+    free(v->f);
+    free(v->stk);
+    free(v->stamps);
+    free(v->ht);
+}
+
+static int32_t fnew(vm_t *v)
+{
+    if (v->freel != NIL) {
+        int32_t i = v->freel;
+        v->freel = v->f[i].next;
+        return i;
+    }
+    if (v->cap >= (size_t)INT32_MAX / 2) {
+        v->oom = 1;
+        return NIL;
+    }
+    size_t ncap = v->cap ? v->cap * 2 : 16;
+    fib_t *f = realloc(v->f, ncap * sizeof(*f));
+    if (!f) {
+        v->oom = 1;
+        return NIL;
+    }
+    v->f = f;
+    uint32_t *s = realloc(v->stk, ncap * v->depth * sizeof(*s));
+    if (!s) {
+        v->oom = 1;
+        return NIL;
+    }
+    v->stk = s;
+    for (size_t i = ncap; i-- > v->cap + 1;) {
+        v->f[i].next = v->freel;
+        v->freel = (int32_t)i;
+    }
+    int32_t i = (int32_t)v->cap;
+    v->cap = ncap;
+    return i;
+}
+
+/* Clone f and insert the clone just after it.  NIL on OOM. */
+static int32_t fclone(vm_t *v, int32_t f)
+{
+    int32_t g = fnew(v);
+    if (g == NIL)
+        return NIL;
+    v->f[g].ip = v->f[f].ip;
+    v->f[g].sp = v->f[f].sp;
+    if (v->f[f].sp >= 0)
+        memcpy(&v->stk[(size_t)g * v->depth], &v->stk[(size_t)f * v->depth],
+               (size_t)(v->f[f].sp + 1) * sizeof(uint32_t));
+    v->f[g].prev = f;
+    v->f[g].next = v->f[f].next;
+    if (v->f[f].next != NIL)
+        v->f[v->f[f].next].prev = g;
+    else
+        v->tail = g;
+    v->f[f].next = g;
+    return g;
+}
+
+static int32_t fkill(vm_t *v, int32_t f)
+{
+    int32_t nx = v->f[f].next, pv = v->f[f].prev;
+    if (pv != NIL)
+        v->f[pv].next = nx;
+    else
+        v->head = nx;
+    if (nx != NIL)
+        v->f[nx].prev = pv;
+    else
+        v->tail = pv;
+    v->f[f].next = v->freel;
+    v->freel = f;
+    return nx;
+}
+
+static void fkill_tail(vm_t *v, int32_t f)
+{
+    while (f != NIL)
+        f = fkill(v, f);
+}
+
+static int32_t fstart(vm_t *v)
+{
+    int32_t f = fnew(v);
+    if (f == NIL)
+        return NIL;
+    v->f[f].ip = 0;
+    v->f[f].sp = -1;
+    v->f[f].prev = v->tail;
+    v->f[f].next = NIL;
+    if (v->tail != NIL)
+        v->f[v->tail].next = f;
+    else
+        v->head = f;
+    v->tail = f;
+    return f;
+}
+
+/* Runs f (and the fibers it splits into) through control instructions until each sits on an
+   instruction that reads input, tests an assertion or matches.  -1 on OOM. */
+static int fsync(vm_t *v, int32_t f)
+{
+    const rinst_t *code = v->pg->code;
+    int32_t last = v->f[f].next;
+    uint32_t stamp = ++v->stamp;
+    if (stamp == 0) { /* wrapped: forget old stamps */
+        memset(v->stamps, 0, (v->pg->nsplits ? v->pg->nsplits : 1) * sizeof(uint32_t));
+        stamp = v->stamp = 1;
+    }
+    while (f != last && f != NIL) {
+        const rinst_t *in = &code[v->f[f].ip];
+        int32_t a, b, t;
+        uint32_t *st;
+        switch (in->op) {
+        case OP_SPLIT_A:
+        case OP_SPLIT_B:
+            if (v->stamps[in->id] == stamp) {
+                f = fkill(v, f);
+                break;
+            }
+            v->stamps[in->id] = stamp;
+            if ((b = fclone(v, f)) == NIL)
+                return -1;
+            a = f;
+            if (in->op == OP_SPLIT_B) {
+                t = a;
+                a = b;
+                b = t;
+            }
+            v->f[a].ip++;
+            v->f[b].ip = in->x;
+            break;
+        case OP_RSTART:
+            a = f;
+            if (in->min == 0) {
+                if ((b = fclone(v, f)) == NIL)
+                    return -1;
+                if (!in->greedy) {
+                    t = a;
+                    a = b;
+                    b = t;
+                }
+                v->f[b].ip = in->x;
+            }
+            v->stk[(size_t)a * v->depth + (size_t)++v->f[a].sp] = 0;
+            v->f[a].ip++;
+            break;
+        case OP_REND:
+            st = &v->stk[(size_t)f * v->depth + (size_t)v->f[f].sp];
+            ++*st;
+            if (*st < in->min) {
+                v->f[f].ip = in->x;
+                break;
+            }
+            if (in->max == WEIR__RE_UNBOUNDED || *st < in->max) {
+                if ((b = fclone(v, f)) == NIL)
+                    return -1;
+                a = f;
+                if (in->greedy) {
+                    t = a;
+                    a = b;
+                    b = t;
+                }
+                v->f[a].sp--;
+                v->f[a].ip++;
+                v->f[b].ip = in->x;
+                break;
+            }
+            v->f[f].sp--;
+            v->f[f].ip++;
+            break;
+        case OP_JMP:
+            v->f[f].ip = in->x;
+            break;
+        default:
+            f = v->f[f].next;
+        }
+    }
+    return 0;
+}
+
+static uint64_t fhash(const vm_t *v, int32_t f)
+{
+    uint64_t h = (uint64_t)(uint32_t)v->f[f].ip * 0x9E3779B97F4A7C15ull ^ (uint64_t)v->f[f].sp;
+    const uint32_t *s = &v->stk[(size_t)f * v->depth];
+    for (int32_t i = 0; i <= v->f[f].sp; i++)
+        h = (h ^ s[i]) * 0x100000001B3ull;
+    return h ^ (h >> 29);
+}
+
+static int fequal(const vm_t *v, int32_t a, int32_t b)
+{
+    if (v->f[a].ip != v->f[b].ip || v->f[a].sp != v->f[b].sp)
+        return 0;
+    return v->f[a].sp < 0 || memcmp(&v->stk[(size_t)a * v->depth], &v->stk[(size_t)b * v->depth],
+                                    (size_t)(v->f[a].sp + 1) * sizeof(uint32_t)) == 0;
+}
+
+/* Kills every fiber equal to an earlier one.  -1 on OOM. */
+static int fdedup(vm_t *v)
+{
+    size_t n = 0;
+    for (int32_t f = v->head; f != NIL; f = v->f[f].next)
+        n++;
+    if (n < 2)
+        return 0;
+    size_t need = 16;
+    while (need < n * 2)
+        need *= 2;
+    if (need > v->htcap) {
+        int32_t *t = realloc(v->ht, need * sizeof(*t));
+        if (!t)
+            return -1;
+        v->ht = t;
+        v->htcap = need;
+    }
+    for (size_t i = 0; i < need; i++)
+        v->ht[i] = NIL;
+    for (int32_t f = v->head; f != NIL;) {
+        size_t h = (size_t)fhash(v, f) & (need - 1);
+        int dup = 0;
+        while (v->ht[h] != NIL) {
+            if (fequal(v, v->ht[h], f)) {
+                dup = 1;
+                break;
+            }
+            h = (h + 1) & (need - 1);
+        }
+        if (dup) {
+            f = fkill(v, f);
+        } else {
+            v->ht[h] = f;
+            f = v->f[f].next;
+        }
+    }
+    return 0;
+}
+
+/* ---- assertions ---------------------------------------------------------- */
+
+static int word_at(const vm_t *v, size_t x, int wide)
+{
+    if (x >= v->len)
+        return 0;
+    unsigned c = v->buf[x];
+    int w = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (wide)
+        w = w && x + 1 < v->len && v->buf[x + 1] == 0;
+    return w;
+}
+
+/* \b at window position x (between buf[x-1] and buf[x]): 1, 0, or -1 when unknown.  at_limit:
+   the matcher cannot read on (YARA then takes \b as true). */
+static int word_boundary(const vm_t *v, size_t x, int wide, int at_limit)
+{
+    size_t cs = wide ? 2 : 1;
+    if (v->base + x < cs)
+        return 1;
+    if (at_limit || (v->at_end && x + cs > v->len))
+        return 1;
+    if (x + cs > v->len)
+        return -1;
+    int prev = x >= cs ? word_at(v, x - cs, wide) : 0;
+    return word_at(v, x, wide) != prev;
+}
+
+static int in_set(const rprog_t *pg, const rinst_t *in, uint8_t c)
+{
+    if (in->op == OP_LIT)
+        return c == in->arg;
+    return (pg->sets[in->arg][c >> 3] >> (c & 7)) & 1;
+}
+
+/* ---- forward ------------------------------------------------------------- */
+
+int weir__re_forward(const weir__re_t *re, const uint8_t *buf, size_t len, size_t start,
+                     uint64_t base, int at_end, uint32_t *match_len)
+{
+    vm_t v;
+    int result = WEIR__RE_NOMATCH;
+    if (!re || start > len)
+        return WEIR__RE_NOMATCH;
+    if (vm_init(&v, &re->fwd) < 0)
+        return WEIR__RE_MORE; /* out of memory: "don't know" is the safe answer */
+    v.buf = buf;
+    v.len = len;
+    v.base = base;
+    v.at_end = at_end;
+    const rinst_t *code = re->fwd.code;
+    size_t avail = len - start;
+    size_t maxb = avail < WEIR__RE_SCAN_LIMIT ? avail : WEIR__RE_SCAN_LIMIT;
+    int hard = at_end || avail >= WEIR__RE_SCAN_LIMIT; /* no byte beyond maxb will matter */
+    int32_t f0 = fstart(&v);
+    if (f0 == NIL || fsync(&v, f0) < 0)
+        goto oom;
+    for (size_t bytes = 0; v.head != NIL; bytes++) {
+        if (fdedup(&v) < 0)
+            goto oom;
+        size_t pos = start + bytes;
+        int32_t f = v.head;
+        while (f != NIL) {
+            const rinst_t *in = &code[v.f[f].ip];
+            int ok;
+            switch (in->op) {
+            case OP_LIT:
+            case OP_SET:
+                if (bytes >= maxb) {
+                    if (!hard)
+                        goto more;
+                    f = fkill(&v, f);
+                    break;
+                }
+                if (!in_set(&re->fwd, in, buf[pos])) {
+                    f = fkill(&v, f);
+                    break;
+                }
+                v.f[f].ip++;
+                {
+                    int32_t nx = v.f[f].next;
+                    if (fsync(&v, f) < 0)
+                        goto oom;
+                    f = nx;
+                }
+                break;
+            case OP_BOL:
+            case OP_EOL:
+            case OP_WB:
+            case OP_NWB:
+                if (in->op == OP_BOL) {
+                    ok = base + pos == 0;
+                } else if (in->op == OP_EOL) {
+                    if (pos == len && !at_end)
+                        goto more;
+                    ok = pos == len;
+                } else {
+                    ok = word_boundary(&v, pos, in->arg, hard && bytes >= maxb);
+                    if (ok < 0)
+                        goto more;
+                    if (in->op == OP_NWB)
+                        ok = !ok;
+                }
+                if (!ok) {
+                    f = fkill(&v, f);
+                    break;
+                }
+                v.f[f].ip++;
+                if (fsync(&v, f) < 0)
+                    goto oom;
+                break;
+            case OP_MATCH:
+                *match_len = (uint32_t)bytes;
+                result = WEIR__RE_MATCH;
+                fkill_tail(&v, f);
+                f = NIL;
+                break;
+            default:
+                f = fkill(&v, f);
+            }
+        }
+    }
+    vm_done(&v);
+    return result;
+more:
+    vm_done(&v);
+    return WEIR__RE_MORE;
+oom:
+    vm_done(&v);
+    return WEIR__RE_MORE;
+}
+
+/* ---- backward ------------------------------------------------------------ */
+
+int weir__re_backward(const weir__re_t *re, const uint8_t *buf, size_t len, size_t end,
+                      uint64_t base, int at_end, int (*cb)(size_t p, void *user), void *user)
+{
+    vm_t v;
+    int rc = 0;
+    if (!re || end > len)
+        return 0;
+    if (vm_init(&v, &re->bwd) < 0)
+        return -1;
+    v.buf = buf;
+    v.len = len;
+    v.base = base;
+    v.at_end = at_end;
+    const rinst_t *code = re->bwd.code;
+    size_t limit = weir__re_limit(re);
+    int32_t f0 = fstart(&v);
+    if (f0 == NIL || fsync(&v, f0) < 0)
+        goto oom;
+    for (size_t bytes = 0; v.head != NIL; bytes++) {
+        if (fdedup(&v) < 0)
+            goto oom;
+        size_t pos = end - bytes;
+        int reported = 0;
+        int32_t f = v.head;
+        while (f != NIL) {
+            const rinst_t *in = &code[v.f[f].ip];
+            int ok;
+            switch (in->op) {
+            case OP_LIT:
+            case OP_SET:
+                if (bytes >= limit || pos == 0 || !in_set(&re->bwd, in, buf[pos - 1])) {
+                    f = fkill(&v, f);
+                    break;
+                }
+                v.f[f].ip++;
+                {
+                    int32_t nx = v.f[f].next;
+                    if (fsync(&v, f) < 0)
+                        goto oom;
+                    f = nx;
+                }
+                break;
+            case OP_BOL:
+            case OP_EOL:
+            case OP_WB:
+            case OP_NWB:
+                if (in->op == OP_BOL) {
+                    ok = base + pos == 0;
+                } else if (in->op == OP_EOL) {
+                    ok = pos == len; /* unknown when !at_end: taken as true */
+                } else {
+                    ok = word_boundary(&v, pos, in->arg, 0);
+                    if (ok < 0)
+                        ok = 1;
+                    else if (in->op == OP_NWB)
+                        ok = !ok;
+                }
+                if (!ok) {
+                    f = fkill(&v, f);
+                    break;
+                }
+                v.f[f].ip++;
+                if (fsync(&v, f) < 0)
+                    goto oom;
+                break;
+            case OP_MATCH:
+                if (!reported) {
+                    reported = 1;
+                    rc = cb(pos, user);
+                    if (rc) {
+                        vm_done(&v);
+                        return rc;
+                    }
+                }
+                f = fkill(&v, f);
+                break;
+            default:
+                f = fkill(&v, f);
+            }
+        }
+    }
+    vm_done(&v);
+    return 0;
+oom:
+    vm_done(&v);
+    return -1;
+}
