@@ -711,7 +711,7 @@ int weir__cond_eval(const weir__code_t *code, uint32_t entry, const weir__evalct
     if (need < 0 || need > (int64_t)WEIR__MAX_STACK)
         goto fail;
     size_t cap = need > LOCAL_STACK ? (size_t)need : LOCAL_STACK;
-    if (cap > LOCAL_STACK && !(st = malloc(cap * sizeof *st)))
+    if (cap > LOCAL_STACK && !(st = weir__malloc(NULL, cap * sizeof *st)))
         goto fail;
     memset(fr, 0, sizeof fr);
     const uint64_t budget = ctx->max_steps ? ctx->max_steps : WEIR__DEFAULT_MAX_STEPS;
@@ -971,7 +971,7 @@ exhausted:
         *out_of_steps = 1;
 done:
     if (st != local)
-        free(st);
+        weir__free(NULL, st, cap * sizeof *st);
     return result;
 fail:
     if (out_of_steps)
@@ -1103,7 +1103,7 @@ static mv_t m_binary(weir__op_t op, mv_t a, mv_t b)
 {
     int both_const = a.dir == D_CONST && b.dir == D_CONST;
     int64_t lo = 0, hi = 0;
-    int ok = a.bounded && b.bounded;
+    int ok = a.bounded && b.bounded && a.lo <= a.hi && b.lo <= b.hi;
     switch (op) {
     case WEIR__E_ADD:
     case WEIR__E_SUB: {
@@ -1271,7 +1271,7 @@ static mv_t ana_for_in(const weir__expr_t *e, mctx_t *m)
         fixed = lo.dir == D_CONST && hi.dir == D_CONST;
         grows = !fixed && noninc(&lo) && nondec(&hi) && hi.bounded && hi.hi < INT64_MAX;
         /* Each iteration's value never changes: the range only gains values. */
-        var.bounded = lo.bounded && hi.bounded;
+        var.bounded = lo.bounded && hi.bounded && lo.lo <= hi.hi;
         var.lo = lo.lo;
         var.hi = hi.hi;
     } else {

@@ -49,8 +49,9 @@ const uint8_t *weir__view(weir__scan_t *c, uint64_t lo, uint64_t hi)
     uint32_t start = (uint32_t)((st->ring_head + cap - (c->chunk_abs - lo) % cap) % cap);
     if (from_ring > n)
         from_ring = n;
-    for (size_t i = 0; i < from_ring; i++)
-        sc->win[i] = st->ring[(start + i) % cap];
+    size_t first = cap - start < from_ring ? cap - start : from_ring;
+    memcpy(sc->win, st->ring + start, first);
+    memcpy(sc->win + first, st->ring, from_ring - first);
     if (n > from_ring)
         memcpy(sc->win + from_ring, c->chunk, n - from_ring);
     return sc->win;

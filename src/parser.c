@@ -880,6 +880,10 @@ static void check_constants(parser_t *p, const weir__expr_t *e, const char *name
         error_at(p, e->loc, "division by zero");
         return;
     }
+    if ((e->op == WEIR__E_SHL || e->op == WEIR__E_SHR) && y < 0) {
+        error_at(p, e->loc, "negative shift amount %lld", (long long)y);
+        return;
+    }
     if (!const_value(e->a, &x))
         return;
     int over = e->op == WEIR__E_ADD   ? __builtin_add_overflow(x, y, &r)
@@ -1380,6 +1384,7 @@ static void rule_finish(parser_t *p)
 static int parse_rule_body(parser_t *p)
 {
     uint32_t flags = 0;
+    rule_reset(p);
     for (;; next(p)) {
         if (p->tok.kind == WEIR__T_PRIVATE)
             flags |= WEIR__RULE_PRIVATE;

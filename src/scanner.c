@@ -3,6 +3,7 @@
  * by line through Vectorscan, line ends (trace ids, live evaluation), the
  * history ring, and closing streams.
  */
+#include "engine.h"
 #include "scanner.h"
 
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static void stream_free(weir_scanner_t *sc, weir__stream_t *st)
         return;
     const weir_rules_t *r = sc->rules;
     if (st->hs)
-        hs_close_stream(st->hs, NULL, NULL, NULL);
+        weir__engine()->close_stream(st->hs, NULL, NULL, NULL);
     for (uint32_t s = 0; st->lists && s < r->nstrings; s++) {
         weir__free(&st->mem, st->lists[s].v, st->lists[s].cap * sizeof(weir__match_t));
         if (st->drefs)
@@ -60,7 +61,7 @@ static weir__stream_t *stream_new(weir_scanner_t *sc, const weir_id_t *id)
     if (r->history && !(st->ring = weir__malloc(&st->mem, r->history)))
         goto fail;
     if (r->db) {
-        if (hs_open_stream(r->db, 0, &st->hs) != HS_SUCCESS)
+        if (weir__engine()->open_stream(r->db, 0, &st->hs) != HS_SUCCESS)
             goto fail;
         size_t hs_size = 0;
         if (hs_stream_size(r->db, &hs_size) == HS_SUCCESS)
@@ -82,10 +83,11 @@ static void ring_append(const weir_rules_t *r, weir__stream_t *st, const uint8_t
         p += n - cap;
         n = cap;
     }
-    for (size_t i = 0; i < n; i++) {
-        st->ring[st->ring_head] = p[i];
-        st->ring_head = (st->ring_head + 1) % cap;
-    }
+    /* At most two copies: up to the end of the ring, then from its start. */
+    size_t first = cap - st->ring_head < n ? cap - st->ring_head : n;
+    memcpy(st->ring + st->ring_head, p, first);
+    memcpy(st->ring, p + first, n - first);
+    st->ring_head = (uint32_t)((st->ring_head + n) % cap);
     st->ring_len = (uint32_t)(st->ring_len + n > cap ? cap : st->ring_len + n);
 }
 
@@ -236,7 +238,7 @@ static void scan_segment(weir__scan_t *c, const uint8_t *p, size_t n)
     c->wend = st->bytes + n;
     if (st->hs) {
         hs_error_t rc =
-            hs_scan_stream(st->hs, (const char *)p, (unsigned)n, 0, sc->scratch, weir__on_report, c);
+            weir__engine()->scan_stream(st->hs, (const char *)p, (unsigned)n, 0, sc->scratch, weir__on_report, c);
         if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED && c->err == WEIR_OK)
             c->err = WEIR_EENGINE;
     }
@@ -314,7 +316,7 @@ static void finish(weir__scan_t *c)
     c->wend = st->bytes;
     c->at_end = 1;
     if (st->hs) {
-        hs_error_t rc = hs_close_stream(st->hs, c->sc->scratch, weir__on_report, c);
+        hs_error_t rc = weir__engine()->close_stream(st->hs, c->sc->scratch, weir__on_report, c);
         st->hs = NULL;
         if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED && c->err == WEIR_OK)
             c->err = WEIR_EENGINE;
@@ -337,9 +339,9 @@ static weir__stream_t *stream_clone(weir_scanner_t *sc, const weir__stream_t *sr
     if (!st)
         return NULL;
     if (st->hs) {
-        hs_close_stream(st->hs, NULL, NULL, NULL);
+        weir__engine()->close_stream(st->hs, NULL, NULL, NULL);
         st->hs = NULL;
-        if (src->hs && hs_copy_stream(&st->hs, src->hs) != HS_SUCCESS)
+        if (src->hs && weir__engine()->copy_stream(&st->hs, src->hs) != HS_SUCCESS)
             goto fail;
     }
     st->bytes = src->bytes;

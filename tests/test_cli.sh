@@ -20,6 +20,12 @@ t_fail() {
     echo "FAIL $*" >&2
 }
 show() { sed -n '1,15p' "$1" | sed 's/^/    /' >&2; }
+# check NAME CMD... : passes when CMD succeeds.
+check() {
+    local name=$1
+    shift
+    if "$@"; then t_ok; else t_fail "$name"; fi
+}
 
 # expect_exit NAME STATUS CMD... : exit status, and a "weir: " line when failing.
 expect_exit() {
@@ -146,7 +152,8 @@ for args in "--help" "help" "scan --help" "compile --help"; do
     expect_exit "weir $args" 0 "$WEIR" $args
     if grep -q '^Usage: weir' "$tmp/out"; then t_ok; else t_fail "weir $args: no usage text"; fi
 done
-grep -q -- '--chunk-seed' <("$WEIR" scan --help) && t_ok || t_fail "scan --help lacks --chunk-seed"
+"$WEIR" scan --help >"$tmp/out"
+check "scan --help shows --chunk-seed" grep -q -- '--chunk-seed' "$tmp/out"
 want_version=$(sed -n 's/^#define WEIR_VERSION_STRING "\(.*\)"/\1/p' include/weir.h)
 expect_exit "version" 0 "$WEIR" version
 if grep -qx "weir $want_version" "$tmp/out"; then t_ok; else t_fail "version: $(cat "$tmp/out")"; fi
@@ -171,7 +178,7 @@ same "the other inputs are scanned after a missing one" "$tmp/want" "$tmp/out"
 check_diag() { # NAME RULES LINE COLUMN
     local name=$1 rules=$2
     expect_exit "$name: exit status" 1 "$WEIR" scan -r "$rules" examples/logs/sshd.log
-    python3 - "$tmp/err" "$rules" "$3" "$4" <<'EOF' && t_ok || t_fail "$name: diagnostic"
+    check "$name: diagnostic" python3 - "$tmp/err" "$rules" "$3" "$4" <<'EOF'
 import re, sys
 err = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n")
 path, want = sys.argv[2], (int(sys.argv[3]), int(sys.argv[4]))
@@ -231,6 +238,22 @@ yara -g examples/rules/auth.yar examples/logs/sshd.log 2>/dev/null |
     sed 's| examples/logs/sshd.log$| -|' >"$tmp/want"
 "$WEIR" scan -g -r examples/rules/auth.yar - <examples/logs/sshd.log >"$tmp/got"
 same "standard input" "$tmp/want" "$tmp/got"
+
+# A pipe that is slow to start is polled alongside a regular file.
+yara -g examples/rules/auth.yar examples/logs/sshd.log 2>/dev/null |
+    sed 's| examples/logs/sshd.log$| -|' >"$tmp/want"
+yara -g examples/rules/auth.yar examples/logs/auth.log >>"$tmp/want" 2>/dev/null
+(sleep 0.3 && cat examples/logs/sshd.log) |
+    "$WEIR" scan -g -r examples/rules/auth.yar - examples/logs/auth.log >"$tmp/got"
+sort "$tmp/want" -o "$tmp/want"
+sort "$tmp/got" -o "$tmp/got"
+same "a pipe and a file together" "$tmp/want" "$tmp/got"
+
+# A failed write is an I/O error.
+scan_to_full() { "$WEIR" scan -r examples/rules/auth.yar examples/logs/*.log >/dev/full; }
+if [ -w /dev/full ]; then
+    expect_exit "write error" 3 scan_to_full
+fi
 
 # All inputs at once, interleaved: the same results as yara file by file.
 : >"$tmp/want"
@@ -374,7 +397,7 @@ json_check "--json --strings, 3-byte chunks" "$tmp/json" 1 "${inputs[@]}"
 
 # A live rule fires on the line of its first match, with that line's trace id.
 "$WEIR" scan --json -r examples/rules/auth.yar examples/logs/sshd.log >"$tmp/json"
-python3 - "$tmp/json" examples/logs/sshd.log <<'EOF' && t_ok || t_fail "match event line and trace id"
+check "match event line and trace id" python3 - "$tmp/json" examples/logs/sshd.log <<'EOF'
 import json, re, sys
 events = [json.loads(l) for l in open(sys.argv[1])]
 lines = open(sys.argv[2]).read().split("\n")

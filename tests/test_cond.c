@@ -699,6 +699,33 @@ TEST(shared_code)
     free_all();
 }
 
+static void collect(uint32_t g, void *u)
+{
+    uint32_t *seen = u;
+    seen[g]++;
+}
+
+TEST(deep)
+{
+    ctx_sample();
+    /* right-nested sums need a deep value stack (more than the evaluator's local one) */
+    weir__expr_t *sum = CNT(0);
+    for (int k = 1; k < 600; k++)
+        sum = BIN(WEIR__E_ADD, CNT(0), sum);
+    ASSERT_INT_EQ(ev(EQ(sum, I(1200))), 1);
+    ASSERT_INT_EQ(ev(EQ(sum, I(1201))), 0);
+    ASSERT_INT_EQ(weir__cond_monotone(BIN(WEIR__E_GT, sum, I(5)), NULL), 1);
+    /* a tree deeper than we recurse into is refused, not a crash */
+    weir__expr_t *e = FOUND(0);
+    for (int k = 0; k < 5000; k++)
+        e = NOT(e);
+    ASSERT_STR_EQ(compile_error(e), "condition nested too deeply");
+    ASSERT_INT_EQ(weir__cond_monotone(e, NULL), 0);
+    uint32_t seen[4] = {0};
+    weir__cond_strings(e, 0, 3, collect, seen);
+    free_all();
+}
+
 /* ---- monotone classification ------------------------------------------------ */
 
 TEST(monotone_examples)
@@ -810,12 +837,6 @@ TEST(monotone_examples)
     ASSERT_INT_EQ(weir__cond_monotone(RULE(0), NULL), 0);
     ASSERT_INT_EQ(weir__cond_monotone(NULL, rm), 0);
     free_all();
-}
-
-static void collect(uint32_t g, void *u)
-{
-    uint32_t *seen = u;
-    seen[g]++;
 }
 
 TEST(referenced_strings)
@@ -1411,8 +1432,10 @@ TEST(differential_yara)
 
 TEST(monotone_sound)
 {
-    gen_t g = {0xfeedbeefULL, 0, 0, 0, {0}};
-    int monotone = 0, flips = 0, total = 3000;
+    uint64_t seed = getenv("WEIR_TEST_SEED") ? strtoull(getenv("WEIR_TEST_SEED"), NULL, 0) : 0;
+    gen_t g = {0xfeedbeefULL ^ seed, 0, 0, 0, {0}};
+    int monotone = 0, flips = 0;
+    int total = getenv("WEIR_TEST_ROUNDS") ? 200 * atoi(getenv("WEIR_TEST_ROUNDS")) : 3000;
     for (int k = 0; k < total; k++) {
         weir__expr_t *e = g_bool(&g, 1 + rn(&g, 4));
         weir__code_t code = {NULL, 0, 0};
@@ -1468,5 +1491,5 @@ TEST(monotone_sound)
 TEST_MAIN(TEST_ENTRY(arithmetic), TEST_ENTRY(undefined), TEST_ENTRY(strings),
           TEST_ENTRY(rules_and_text), TEST_ENTRY(of), TEST_ENTRY(for_of), TEST_ENTRY(for_in),
           TEST_ENTRY(step_budget), TEST_ENTRY(compile_errors), TEST_ENTRY(shared_code),
-          TEST_ENTRY(monotone_examples), TEST_ENTRY(referenced_strings), TEST_ENTRY(printer),
-          TEST_ENTRY(differential_yara), TEST_ENTRY(monotone_sound))
+          TEST_ENTRY(deep), TEST_ENTRY(monotone_examples), TEST_ENTRY(referenced_strings),
+          TEST_ENTRY(printer), TEST_ENTRY(differential_yara), TEST_ENTRY(monotone_sound))

@@ -3,7 +3,7 @@
  * each fed to weir in many chunkings, compared with what Debian's `yara -s -L`
  * reports for the same bytes as one file.  yara missing is a failure, never a pass.
  *
- * WEIR_DIFF_SEED (default 0x5eed) and WEIR_DIFF_ITERS (default 80) steer the
+ * WEIR_DIFF_SEED (default 0x5eed) and WEIR_DIFF_ITERS (default 100) steer the
  * random part; every failure prints the seed that reproduces it alone.  With
  * WEIR_DIFF_DUMP=DIR each failure's rules and data are also written to DIR as
  * fail-N.yar and fail-N.bin, ready for minimising.
@@ -69,20 +69,6 @@ static int yara_available(void)
     return state;
 }
 
-static int make_tmpdir(void)
-{
-    if (tmpdir[0])
-        return 0;
-    strcpy(tmpdir, "/tmp/weir_diff.XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        tmpdir[0] = '\0';
-        return -1;
-    }
-    char path[128];
-    snprintf(path, sizeof path, "%s/data", tmpdir);
-    return mkdir(path, 0700);
-}
-
 static void remove_tmpdir(void)
 {
     if (!tmpdir[0])
@@ -100,6 +86,21 @@ static void remove_tmpdir(void)
     unlink(path);
     rmdir(tmpdir);
     tmpdir[0] = '\0';
+}
+
+static int make_tmpdir(void)
+{
+    if (tmpdir[0])
+        return 0;
+    strcpy(tmpdir, "/tmp/weir_diff.XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        tmpdir[0] = '\0';
+        return -1;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/data", tmpdir);
+    atexit(remove_tmpdir); /* also when a filter on the command line skips diff_cleanup */
+    return mkdir(path, 0700);
 }
 
 /*
@@ -503,7 +504,7 @@ TEST(diff_random)
     ASSERT(yara_available());
     ASSERT(make_tmpdir() == 0);
     uint64_t seed = gen_seed_from_env("WEIR_DIFF_SEED", 0x5eed);
-    unsigned iters = (unsigned)gen_seed_from_env("WEIR_DIFF_ITERS", 80);
+    unsigned iters = (unsigned)gen_seed_from_env("WEIR_DIFF_ITERS", 100);
     fprintf(stderr, "  diff_random: WEIR_DIFF_SEED=0x%016llx WEIR_DIFF_ITERS=%u\n",
             (unsigned long long)seed, iters);
     int before = total_fails();

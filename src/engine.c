@@ -1,0 +1,72 @@
+/*
+ * engine.c - picks the Vectorscan entry points weir scans with (engine.h).
+ */
+#define _GNU_SOURCE
+#include "engine.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static weir__engine_t engine;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+/* Fills t from the entry points prefixed isa_ ; 0 when all are exported. */
+static int load(weir__engine_t *t, const char *isa)
+{
+    char name[64];
+    void *p[4];
+    static const char *const fns[4] = {"hs_open_stream", "hs_scan_stream", "hs_close_stream",
+                                       "hs_copy_stream"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s_%s", isa, fns[i]);
+        if (!(p[i] = dlsym(RTLD_DEFAULT, name)))
+            return -1;
+    }
+    t->isa = isa;
+    /* POSIX guarantees function pointers survive a round trip through void *. */
+    memcpy(&t->open_stream, &p[0], sizeof p[0]);
+    memcpy(&t->scan_stream, &p[1], sizeof p[1]);
+    memcpy(&t->close_stream, &p[2], sizeof p[2]);
+    memcpy(&t->copy_stream, &p[3], sizeof p[3]);
+    return 0;
+}
+
+static int cpu_has(const char *isa)
+{
+    __builtin_cpu_init();
+    if (strcmp(isa, "avx512") == 0)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    if (strcmp(isa, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+    if (strcmp(isa, "corei7") == 0)
+        return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt");
+    return strcmp(isa, "core2") == 0;
+}
+
+static void choose(void)
+{
+    static const char *const order[] = {"avx2", "corei7", "core2"};
+    const char *want = getenv("WEIR_HS_ISA");
+    if (want && *want && strcmp(want, "auto") != 0 && strcmp(want, "dispatch") != 0 &&
+        cpu_has(want) && load(&engine, want) == 0)
+        return;
+    if (!(want && strcmp(want, "dispatch") == 0)) {
+        for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+            if (cpu_has(order[i]) && load(&engine, order[i]) == 0)
+                return;
+    }
+    engine.isa = "dispatch";
+    engine.open_stream = hs_open_stream;
+    engine.scan_stream = hs_scan_stream;
+    engine.close_stream = hs_close_stream;
+    engine.copy_stream = hs_copy_stream;
+}
+
+const weir__engine_t *weir__engine(void)
+{
+    pthread_once(&engine_once, choose);
+    return &engine;
+}

@@ -1,0 +1,32 @@
+/*
+ * engine.h - the Vectorscan runtime calls weir makes while scanning, through
+ * one table of entry points chosen once per process.
+ *
+ * Why: Debian's libhs is a "fat runtime" exporting one set of entry points per
+ * instruction set (core2_, corei7_, avx2_, avx512_) behind dispatching
+ * symbols.  Vectorscan 5.4.9's AVX-512 accelerators miss matches at some
+ * buffer alignments (upstream VectorCamp/vectorscan PRs #375 and #378), which
+ * would make weir's results depend on where the caller's buffer happens to
+ * sit.  So weir uses the AVX2 set where the CPU has it, SSE4.2 or core2 below
+ * that, and the dispatching symbols only where the library exports no
+ * per-ISA set.  WEIR_HS_ISA=auto|avx512|avx2|corei7|core2 overrides the choice.
+ */
+#ifndef WEIR_ENGINE_H
+#define WEIR_ENGINE_H
+
+#include <hs.h>
+
+typedef struct weir__engine {
+    const char *isa; /* "avx2", ..., or "dispatch" */
+    hs_error_t (*open_stream)(const hs_database_t *db, unsigned flags, hs_stream_t **out);
+    hs_error_t (*scan_stream)(hs_stream_t *st, const char *data, unsigned len, unsigned flags,
+                              hs_scratch_t *scratch, match_event_handler cb, void *ctx);
+    hs_error_t (*close_stream)(hs_stream_t *st, hs_scratch_t *scratch, match_event_handler cb,
+                               void *ctx);
+    hs_error_t (*copy_stream)(hs_stream_t **to, const hs_stream_t *from);
+} weir__engine_t;
+
+/* The table, chosen on first use; thread safe. */
+const weir__engine_t *weir__engine(void);
+
+#endif /* WEIR_ENGINE_H */
