@@ -130,7 +130,8 @@ fuzz:
 
 build/weir.pc: include/weir.h Makefile
 	@mkdir -p $(@D)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR:$(PREFIX)%=$${prefix}%)' \
+	  'includedir=$(INCLUDEDIR:$(PREFIX)%=$${prefix}%)' '' \
 	  'Name: weir' 'Description: YARA rules over many concurrent chunked streams' \
 	  'Version: $(VERSION)' 'Requires.private: $(DEPS_PC)' \
 	  'Libs: -L$${libdir} -lweir' 'Cflags: -I$${includedir}' > $@

@@ -239,7 +239,8 @@ typedef struct weir_match_event {
     weir_id_t stream;
     const weir_rule_info_t *rule; /* namespace, name, tags, meta           */
     uint64_t offset;    /* stream bytes received when the rule fired        */
-    uint64_t line;      /* 1-based number of the line it fired on            */
+    uint64_t line;      /* 1-based number of the line it fired on (0 when it
+                           fired at the close of a stream with no bytes)     */
     int at_close;       /* 1 when it fired during weir_stream_close          */
     const char *const *trace_ids; /* distinct trace ids, in order of matches */
     size_t ntrace_ids;
@@ -255,6 +256,7 @@ typedef struct weir_string_match {
     const uint8_t *data;   /* the first data_len matched bytes (see below)  */
     uint32_t data_len;
     const char *trace_id;  /* trace id of the line that holds the match end */
+    int is_hex;            /* a hex string: yara prints its data as hex bytes */
 } weir_string_match_t;
 
 /* A matching rule of a stream, with its strings' matches. */
@@ -297,7 +299,8 @@ WEIR_API void weir_scanner_free(weir_scanner_t *scanner);
 WEIR_API void weir_scanner_set_callback(weir_scanner_t *scanner, weir_match_cb cb, void *user);
 
 /*
- * Feeds the next bytes of stream id, opening it if it is new.  Lines end at
+ * Feeds the next bytes of stream id, opening it if it is new (len may be 0:
+ * that only opens it).  Lines end at
  * '\n'; rules are evaluated at each line end, so which rule fires on which line
  * never depends on how the bytes were chunked.  Match events are delivered
  * from inside this call.

@@ -18,6 +18,7 @@
 typedef struct pattern {
     char *text;
     unsigned flags;
+    weir__loc_t loc; /* of the string it matches, for Vectorscan's errors */
 } pattern_t;
 
 typedef struct builder {
@@ -82,6 +83,10 @@ const weir_rule_info_t *weir_rules_info(const weir_rules_t *rules, size_t i)
     return rules && i < rules->nrules ? &rules->rules[i].info : NULL;
 }
 
+/* YARA's longest atom: a literal no longer than this (in its widest form) has
+   its ascii and wide forms checked independently. */
+#define YARA_MAX_ATOM_LENGTH 4
+
 /* ---- patterns ------------------------------------------------------------ */
 
 /* A literal as Vectorscan pattern text: every byte as \xNN. */
@@ -117,7 +122,8 @@ static weir__loc_t value_loc(const weir__ast_string_t *s, size_t off)
     return l;
 }
 
-static weir__variant_t *new_variant(builder_t *b, uint32_t string, char *text, unsigned flags)
+static weir__variant_t *new_variant(builder_t *b, const weir__ast_string_t *s, uint32_t string,
+                                    char *text, unsigned flags)
 {
     weir_rules_t *r = b->r;
     if (!text || WEIR__GROW(NULL, r->variants, b->cap_variants, r->nvariants + 1) != 0 ||
@@ -128,6 +134,7 @@ static weir__variant_t *new_variant(builder_t *b, uint32_t string, char *text, u
     }
     b->pats[b->npats].text = text;
     b->pats[b->npats].flags = flags;
+    b->pats[b->npats].loc = s->loc;
     b->npats++;
     weir__variant_t *v = &r->variants[r->nvariants++];
     memset(v, 0, sizeof *v);
@@ -153,8 +160,7 @@ static int check_pattern(builder_t *b, const weir__ast_string_t *s, weir__varian
     if (v->kind == WEIR__V_VM) {
         hs_free_compile_error(err);
         err = NULL;
-        if (hs_expression_info(p->text, p->flags | HS_FLAG_PREFILTER, &info, &err) ==
-            HS_SUCCESS) {
+        if (hs_expression_info(p->text, p->flags | HS_FLAG_PREFILTER, &info, &err) == HS_SUCCESS) {
             free(info);
             p->flags |= HS_FLAG_PREFILTER;
             return 0;
@@ -192,6 +198,17 @@ static int add_re_variants(builder_t *b, const weir__ast_string_t *s, uint32_t g
         weir__re_free(re);
         return -1;
     }
+    const uint8_t *lit;
+    size_t lit_len;
+    if (weir__re_as_literal(re, &lit, &lit_len) && lit_len) {
+        ws->literal = 1;
+        ws->text_len = (uint32_t)lit_len;
+        if (!(ws->text = weir__memdup(lit, lit_len))) {
+            b->oom = 1;
+            weir__re_free(re);
+            return -1;
+        }
+    }
     int want_ascii = (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE);
     weir__re_t *forms[2] = {want_ascii ? re : NULL, NULL};
     if (s->mods & WEIR__MOD_WIDE) {
@@ -210,7 +227,11 @@ static int add_re_variants(builder_t *b, const weir__ast_string_t *s, uint32_t g
         if (!form || result != 0)
             continue;
         unsigned flags = 0;
-        weir__variant_t *v = new_variant(b, gi, weir__re_to_hs(form, &flags), flags);
+        char *text = weir__re_to_hs(form, &flags);
+        if (weir__re_min_len(form) == 0)
+            flags |=
+                HS_FLAG_ALLOWEMPTY; /* the VM drops empty matches, as YARA never reports them */
+        weir__variant_t *v = new_variant(b, s, gi, text, flags);
         if (!v) {
             result = -1;
             continue;
@@ -250,6 +271,7 @@ static int add_text_variants(builder_t *b, const weir__ast_string_t *s, uint32_t
     }
     ws->text = weir__memdup(s->value, s->len);
     ws->text_len = (uint32_t)s->len;
+    ws->literal = 1;
     if (!ws->text) {
         b->oom = 1;
         return -1;
@@ -260,7 +282,7 @@ static int add_text_variants(builder_t *b, const weir__ast_string_t *s, uint32_t
     for (int wide = 0; wide < 2; wide++) {
         if ((wide && !want_wide) || (!wide && !want_ascii))
             continue;
-        weir__variant_t *v = new_variant(b, gi, literal_pattern(s->value, s->len, wide), flags);
+        weir__variant_t *v = new_variant(b, s, gi, literal_pattern(s->value, s->len, wide), flags);
         if (!v)
             return -1;
         v->kind = WEIR__V_FIXED;
@@ -294,9 +316,8 @@ static int add_string(builder_t *b, const weir__ast_string_t *s, uint32_t rule_i
     static const struct {
         uint32_t mod;
         const char *name;
-    } later[] = {{WEIR__MOD_XOR, "xor"},
-                 {WEIR__MOD_BASE64, "base64"},
-                 {WEIR__MOD_BASE64WIDE, "base64wide"}};
+    } later[] = {
+        {WEIR__MOD_XOR, "xor"}, {WEIR__MOD_BASE64, "base64"}, {WEIR__MOD_BASE64WIDE, "base64wide"}};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
         if (s->mods & later[i].mod) {
             weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc,
@@ -305,10 +326,139 @@ static int add_string(builder_t *b, const weir__ast_string_t *s, uint32_t rule_i
             return -1;
         }
     }
-    int rc = s->kind == WEIR__STR_TEXT ? add_text_variants(b, s, gi, ws)
-                                       : add_re_variants(b, s, gi, ws);
+    int rc =
+        s->kind == WEIR__STR_TEXT ? add_text_variants(b, s, gi, ws) : add_re_variants(b, s, gi, ws);
     ws->nvariants = r->nvariants - ws->first_variant;
+    if (ws->literal)
+        ws->fits = ws->text_len * ((s->mods & WEIR__MOD_WIDE) ? 2 : 1) <= YARA_MAX_ATOM_LENGTH;
     return rc;
+}
+
+/* ---- fixed offsets ------------------------------------------------------ */
+
+/*
+ * YARA folds constant integer expressions while parsing; `$a at 1+1` counts
+ * as a constant offset.  Returns 1 and *v for a constant.
+ */
+static int const_value(const weir__expr_t *e, int64_t *v)
+{
+    int64_t x, y;
+    if (!e)
+        return 0;
+    if (e->op == WEIR__E_INT) {
+        *v = e->ival;
+        return 1;
+    }
+    if (e->op == WEIR__E_NEG || e->op == WEIR__E_BITNOT) {
+        if (!const_value(e->a, &x))
+            return 0;
+        *v = e->op == WEIR__E_NEG ? (int64_t)(0 - (uint64_t)x) : ~x;
+        return 1;
+    }
+    if (!const_value(e->a, &x) || !const_value(e->b, &y))
+        return 0;
+    uint64_t ux = (uint64_t)x, uy = (uint64_t)y;
+    switch (e->op) {
+    case WEIR__E_ADD:
+        *v = (int64_t)(ux + uy);
+        return 1;
+    case WEIR__E_SUB:
+        *v = (int64_t)(ux - uy);
+        return 1;
+    case WEIR__E_MUL:
+        *v = (int64_t)(ux * uy);
+        return 1;
+    case WEIR__E_BAND:
+        *v = x & y;
+        return 1;
+    case WEIR__E_BOR:
+        *v = x | y;
+        return 1;
+    case WEIR__E_BXOR:
+        *v = x ^ y;
+        return 1;
+    default:
+        return 0; /* division, shifts: not folded here, so not fixed */
+    }
+}
+
+typedef struct fixed_state {
+    weir__string_t *strings; /* the rule's */
+    uint32_t n;
+    uint8_t *state; /* 0 unseen, 1 fixed at strings[i].fixed, 2 anywhere */
+} fixed_state_t;
+
+static void fixed_ref(fixed_state_t *f, uint32_t i, int is_at, int is_const, int64_t at)
+{
+    if (i >= f->n || f->state[i] == 2)
+        return;
+    if (!is_at || !is_const)
+        f->state[i] = 2;
+    else if (f->state[i] == 0) {
+        f->state[i] = 1;
+        f->strings[i].fixed = at;
+    } else if (f->strings[i].fixed != at) {
+        f->state[i] = 2;
+    }
+}
+
+/*
+ * YARA searches a literal string only at offset N when every reference to it
+ * is `$s at N` with the same constant N, and then reports no match elsewhere
+ * (not even with -s).  Sets, counts, offsets and `in` clear that.
+ */
+static void fixed_walk(fixed_state_t *f, const weir__expr_t *e)
+{
+    if (!e)
+        return;
+    int64_t at = 0;
+    switch (e->op) {
+    case WEIR__E_STR_AT: {
+        int is_const = const_value(e->a, &at);
+        if (e->str >= 0)
+            fixed_ref(f, (uint32_t)e->str, 1, is_const, at);
+        else if (is_const)
+            for (uint32_t i = 0; i < f->n; i++)
+                fixed_ref(f, i, 1, 1, at);
+        break;
+    }
+    case WEIR__E_STR_FOUND:
+    case WEIR__E_STR_COUNT:
+    case WEIR__E_STR_COUNT_IN:
+    case WEIR__E_STR_OFFSET:
+    case WEIR__E_STR_LENGTH:
+    case WEIR__E_STR_IN:
+        if (e->str >= 0)
+            fixed_ref(f, (uint32_t)e->str, 0, 0, 0);
+        else
+            for (uint32_t i = 0; i < f->n; i++)
+                fixed_ref(f, i, 0, 0, 0);
+        break;
+    case WEIR__E_OF:
+    case WEIR__E_FOR_OF:
+        for (size_t k = 0; k < e->nstrs; k++)
+            fixed_ref(f, e->strs[k], 0, 0, 0);
+        break;
+    default:
+        break;
+    }
+    fixed_walk(f, e->a);
+    fixed_walk(f, e->b);
+    fixed_walk(f, e->c);
+    for (size_t k = 0; k < e->nlist; k++)
+        fixed_walk(f, e->list[k]);
+}
+
+static int fixed_offsets(const weir__ast_rule_t *ar, weir__string_t *strings)
+{
+    fixed_state_t f = {strings, (uint32_t)ar->nstrings, calloc(ar->nstrings + 1, 1)};
+    if (!f.state)
+        return -1;
+    fixed_walk(&f, ar->cond);
+    for (uint32_t i = 0; i < f.n; i++)
+        strings[i].has_fixed = strings[i].literal && f.state[i] == 1;
+    free(f.state);
+    return 0;
 }
 
 /* ---- rules --------------------------------------------------------------- */
@@ -480,18 +630,18 @@ static weir_status_t build_database(builder_t *b)
         ids[i] = (unsigned)i;
     }
     hs_compile_error_t *err = NULL;
-    hs_error_t rc = hs_compile_multi(exprs, flags, ids, (unsigned)b->npats, HS_MODE_STREAM, NULL,
-                                     &r->db, &err);
+    hs_error_t rc =
+        hs_compile_multi(exprs, flags, ids, (unsigned)b->npats, HS_MODE_STREAM, NULL, &r->db, &err);
     weir_status_t st = WEIR_OK;
     if (rc != HS_SUCCESS) {
         int at = err ? err->expression : -1;
         if (at >= 0 && (size_t)at < b->npats) {
             const weir__string_t *s = &r->strings[r->variants[at].string];
-            const weir__rule_t *ru = &r->rules[s->rule];
-            weir__diag_file(b->diags, WEIR_SEV_ERROR, NULL, "rule %s, string %s: %s",
-                            ru->info.name, s->id, err->message);
+            weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, b->pats[at].loc,
+                           "string %s cannot be matched: %s", s->id, err->message);
         } else {
-            weir__diag_file(b->diags, WEIR_SEV_ERROR, NULL, "Vectorscan: %s",
+            weir__diag_file(b->diags, WEIR_SEV_ERROR, b->ast->nfiles ? b->ast->files[0] : NULL,
+                            "Vectorscan: %s",
                             err && err->message ? err->message : "compilation failed");
         }
         st = rc == HS_COMPILER_ERROR ? WEIR_ECOMPILE : WEIR_EENGINE;
@@ -545,6 +695,8 @@ static weir_status_t build(const weir__ast_t *ast, weir_diags_t *diags, weir_rul
             if (b.oom)
                 goto fail;
         }
+        if (fixed_offsets(ar, &r->strings[ru->first_string]) != 0)
+            goto fail;
         if (weir__cond_compile(&r->code, ar->cond, ru->first_string, rule_map, ast, diags,
                                &ru->entry) != 0) {
             errors++;

@@ -48,7 +48,7 @@ static int cpu_has(const char *isa)
 
 static void choose(void)
 {
-    static const char *const order[] = {"avx2", "corei7", "core2"};
+    static const char *const order[] = {"corei7", "core2"};
     const char *want = getenv("WEIR_HS_ISA");
     if (want && *want && strcmp(want, "auto") != 0 && strcmp(want, "dispatch") != 0 &&
         cpu_has(want) && load(&engine, want) == 0)

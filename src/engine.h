@@ -4,12 +4,15 @@
  *
  * Why: Debian's libhs is a "fat runtime" exporting one set of entry points per
  * instruction set (core2_, corei7_, avx2_, avx512_) behind dispatching
- * symbols.  Vectorscan 5.4.9's AVX-512 accelerators miss matches at some
- * buffer alignments (upstream VectorCamp/vectorscan PRs #375 and #378), which
- * would make weir's results depend on where the caller's buffer happens to
- * sit.  So weir uses the AVX2 set where the CPU has it, SSE4.2 or core2 below
- * that, and the dispatching symbols only where the library exports no
- * per-ISA set.  WEIR_HS_ISA=auto|avx512|avx2|corei7|core2 overrides the choice.
+ * symbols.  In Vectorscan 5.4.9 the wide-vector sets lose matches: the AVX-512
+ * accelerators miss matches at some buffer alignments (upstream
+ * VectorCamp/vectorscan PRs #375 and #378), and both the AVX2 and AVX-512
+ * sets drop matches of some patterns when a stream arrives in several pieces
+ * (tests/test_engine.c holds both reproducers).  Either would make weir's
+ * results depend on chunking or on where the caller's buffer sits.  So weir
+ * uses the SSE4.2 set (corei7_), core2_ below that, and the dispatching
+ * symbols only where the library exports no per-ISA set.
+ * WEIR_HS_ISA=auto|dispatch|avx512|avx2|corei7|core2 overrides the choice.
  */
 #ifndef WEIR_ENGINE_H
 #define WEIR_ENGINE_H

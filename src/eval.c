@@ -149,6 +149,7 @@ static int report_result(weir__scan_t *c, uint32_t r, weir_result_cb cb, void *u
                 m->data = st->arena + (d >> 10);
                 m->data_len = (uint32_t)(d & 1023);
             }
+            m->is_hex = ws->kind == WEIR__STR_HEX;
             uint32_t slot = l->v[i].trace;
             m->trace_id = slot < st->nslots ? st->slots[slot] : NULL;
         }

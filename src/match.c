@@ -212,8 +212,11 @@ static void process_report(weir__scan_t *c, uint32_t vi, uint64_t e)
         if (e < v->len)
             return;
         uint64_t p = e - v->len;
-        if (v->wide && s->kind == WEIR__STR_TEXT && (s->mods & WEIR__MOD_ASCII) &&
-            ascii_at(c, s, p))
+        if (s->has_fixed && p != (uint64_t)s->fixed)
+            return;
+        /* A literal's ascii form is tried first at a start, and when it matches
+           the wide form is not (unless both fit in one of YARA's atoms). */
+        if (v->wide && s->literal && !s->fits && (s->mods & WEIR__MOD_ASCII) && ascii_at(c, s, p))
             return;
         if ((s->mods & WEIR__MOD_FULLWORD) && !fullword_ok(c, p, e, v->wide))
             return;

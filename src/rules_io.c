@@ -126,6 +126,8 @@ weir_status_t weir_rules_serialize(const weir_rules_t *r, void **buf, size_t *le
         put_u32(&w, s->nvariants);
         put_bytes(&w, s->text, s->text_len);
         put_u32(&w, s->max_len);
+        put_u8(&w, (uint8_t)(s->literal | s->fits << 1 | s->has_fixed << 2));
+        put_u64(&w, (uint64_t)s->fixed);
     }
     put_u32(&w, r->nvariants);
     for (uint32_t i = 0; i < r->nvariants && !w.oom; i++) {
@@ -172,7 +174,8 @@ weir_status_t weir_rules_serialize(const weir_rules_t *r, void **buf, size_t *le
     strncpy(ver, WEIR_VERSION_STRING, sizeof ver - 1);
     put(&hw, ver, sizeof ver);
     put_u64(&hw, w.n - HEADER_SIZE);
-    put_u64(&hw, fnv1a(w.p + HEADER_SIZE, w.n - HEADER_SIZE));
+    /* The checksum covers the whole file, itself taken as zero. */
+    put_u64(&hw, fnv1a(w.p, w.n));
     *buf = w.p;
     *len = w.n;
     return WEIR_OK;
@@ -324,7 +327,7 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         }
         ru->info.meta = ru->meta;
     }
-    uint32_t nstrings = get_count(in, 32);
+    uint32_t nstrings = get_count(in, 41);
     if (!(r->strings = calloc(nstrings ? nstrings : 1, sizeof *r->strings)))
         return -1;
     for (uint32_t i = 0; i < nstrings && !in->bad; i++) {
@@ -339,6 +342,11 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         s->text = (uint8_t *)get_bytes(in, &tl);
         s->text_len = (uint32_t)tl;
         s->max_len = get_u32(in);
+        uint8_t sf = get_u8(in);
+        s->literal = sf & 1;
+        s->fits = (sf >> 1) & 1;
+        s->has_fixed = (sf >> 2) & 1;
+        s->fixed = (int64_t)get_u64(in);
         if (s->rule >= r->nrules || s->kind > WEIR__STR_REGEX)
             in->bad = 1;
     }
@@ -421,11 +429,24 @@ weir_status_t weir_rules_deserialize(const void *buf, size_t len, weir_rules_t *
     const uint8_t *lib = take(&h, 16);
     uint64_t plen = get_u64(&h);
     uint64_t sum = get_u64(&h);
-    (void)lib;
-    if (version != FORMAT_VERSION || instr_size != sizeof(weir__instr_t))
-        return WEIR_EVERSION;
-    if (plen != len - HEADER_SIZE || fnv1a(p + HEADER_SIZE, len - HEADER_SIZE) != sum)
+    /* A corrupt file is a format error, even where its damage reads as a version. */
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return WEIR_ENOMEM;
+    memcpy(copy, p, len);
+    memset(copy + 40, 0, 8); /* the checksum field */
+    uint64_t actual = fnv1a(copy, len);
+    free(copy);
+    if (plen != len - HEADER_SIZE || actual != sum)
         return WEIR_EFORMAT;
+    for (size_t i = 48; i < HEADER_SIZE; i++)
+        if (p[i] != 0)
+            return WEIR_EFORMAT;
+    char want[16] = {0};
+    strncpy(want, WEIR_VERSION_STRING, sizeof want - 1);
+    if (version != FORMAT_VERSION || instr_size != sizeof(weir__instr_t) ||
+        memcmp(lib, want, sizeof want) != 0)
+        return WEIR_EVERSION;
     weir_rules_t *r = calloc(1, sizeof *r);
     if (!r)
         return WEIR_ENOMEM;

@@ -37,6 +37,9 @@ static void stream_free(weir_scanner_t *sc, weir__stream_t *st)
     weir__free(&st->mem, st->slots, st->cap_slots * sizeof *st->slots);
     if (st->prev_trace)
         weir__free(&st->mem, st->prev_trace, strlen(st->prev_trace) + 1);
+    for (size_t i = 0; i < st->nrecent; i++)
+        weir__free(&st->mem, st->recent[i].trace, strlen(st->recent[i].trace) + 1);
+    weir__free(&st->mem, st->recent, st->cap_recent * sizeof *st->recent);
     free(st);
 }
 
@@ -77,7 +80,7 @@ fail:
 static void ring_append(const weir_rules_t *r, weir__stream_t *st, const uint8_t *p, size_t n)
 {
     uint32_t cap = r->history;
-    if (!cap)
+    if (!cap || !n)
         return;
     if (n > cap) {
         p += n - cap;
@@ -132,6 +135,20 @@ int weir__stream_slot_for(weir__scan_t *c, uint64_t end, uint32_t *slot)
                 goto oom;
         }
         *slot = st->prev_slot;
+    } else {
+        for (size_t i = st->nrecent; i-- > 0;) {
+            struct weir__line *l = &st->recent[i];
+            if (last < l->start || last >= l->end)
+                continue;
+            if (l->slot == WEIR__NO_TRACE) {
+                if (new_slot(st, &l->slot) != 0)
+                    goto oom;
+                if (!(st->slots[l->slot] = copy_trace(st, l->trace)))
+                    goto oom;
+            }
+            *slot = l->slot;
+            break;
+        }
     }
     return 0;
 oom:
@@ -139,11 +156,50 @@ oom:
     return -1;
 }
 
+/*
+ * Keeps the trace ids of lines that still hold undecided matches (a variable
+ * length match is decided up to YARA's 4 KiB limit later), and forgets those
+ * no pending start can reach any more.
+ */
+static void remember_line(weir__scan_t *c, const char *t)
+{
+    weir__stream_t *st = c->st;
+    uint64_t oldest = UINT64_MAX;
+    for (size_t i = 0; i < st->npend; i++)
+        if (st->pend[i].pos < oldest)
+            oldest = st->pend[i].pos;
+    size_t kept = 0;
+    for (size_t i = 0; i < st->nrecent; i++) {
+        if (st->recent[i].end <= oldest) {
+            weir__free(&st->mem, st->recent[i].trace, strlen(st->recent[i].trace) + 1);
+            continue;
+        }
+        st->recent[kept++] = st->recent[i];
+    }
+    st->nrecent = kept;
+    if (!t || !st->npend || oldest >= st->bytes)
+        return;
+    if (WEIR__GROW(&st->mem, st->recent, st->cap_recent, st->nrecent + 1) != 0) {
+        c->err = WEIR_ENOMEM;
+        return;
+    }
+    struct weir__line *l = &st->recent[st->nrecent];
+    l->start = st->line_start;
+    l->end = st->bytes;
+    l->slot = st->cur_slot;
+    if (!(l->trace = copy_trace(st, t))) {
+        c->err = WEIR_ENOMEM;
+        return;
+    }
+    st->nrecent++;
+}
+
 /* The current line ended at c->st->bytes: settle its trace id. */
 static void line_end(weir__scan_t *c)
 {
     weir__stream_t *st = c->st;
     const char *t = weir__trace_end_line(&st->trace);
+    remember_line(c, t);
     if (st->cur_slot != WEIR__NO_TRACE && t && !(st->slots[st->cur_slot] = copy_trace(st, t)))
         c->err = WEIR_ENOMEM;
     if (st->prev_trace)
@@ -391,6 +447,17 @@ static weir__stream_t *stream_clone(weir_scanner_t *sc, const weir__stream_t *sr
         goto fail;
     st->line_start = src->line_start;
     st->prev_line_start = src->prev_line_start;
+    if (src->nrecent) {
+        if (!(st->recent = calloc(src->nrecent, sizeof *st->recent)))
+            goto fail;
+        st->cap_recent = src->nrecent;
+        for (size_t i = 0; i < src->nrecent; i++) {
+            st->recent[i] = src->recent[i];
+            if (!(st->recent[i].trace = weir__strdup(src->recent[i].trace)))
+                goto fail;
+            st->nrecent++;
+        }
+    }
     return st;
 fail:
     stream_free(sc, st);

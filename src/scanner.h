@@ -57,6 +57,13 @@ typedef struct weir__stream {
     uint32_t cur_slot, prev_slot; /* WEIR__NO_TRACE when unassigned */
     char *prev_trace;             /* trace id of the previous line, or NULL */
     uint64_t line_start, prev_line_start;
+    /* Lines that ended while a match on them was still undecided. */
+    struct weir__line {
+        uint64_t start, end;
+        char *trace;
+        uint32_t slot;
+    } *recent;
+    size_t nrecent, cap_recent;
     uint8_t too_many;
 } weir__stream_t;
 

@@ -20,9 +20,9 @@ failed=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-# Records one suite's result from its output and exit status.
+# Records one suite's result from its output and exit status (or a reason it has none).
 tally() {
-    local name=$1 rc=$2 last p f
+    local name=$1 rc=$2 why=${3:-} last p f
     last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
     if [ -n "$last" ] && [ "$(tail -n 1 "$log")" = "$last" ]; then
         p=${last%% passed*}
@@ -35,7 +35,7 @@ tally() {
     else
         p=0
         f=1
-        last="no result line (exit status $rc)"
+        last=${why:-"no result line (exit status $rc)"}
     fi
     passed=$((passed + p))
     failed=$((failed + f))
@@ -48,8 +48,8 @@ for src in tests/test_*.c; do
     name=$(basename "$src" .c)
     bin=$dir/$name
     if [ ! -x "$bin" ]; then
-        echo "did not build" >"$log"
-        tally "$name" 1
+        echo "$bin did not build" >"$log"
+        tally "$name" 1 "did not build"
         continue
     fi
     timeout "$limit" "$bin" >"$log" 2>&1
@@ -59,8 +59,10 @@ done
 # Only WEIR_API names may leave the shared library (weir_*, not weir__*).
 if [ -n "$solib" ]; then
     rc=1
+    why=
     if [ ! -f "$solib" ]; then
         echo "$solib did not build" >"$log"
+        why="did not build"
     else
         extra=$(nm -D --defined-only "$solib" |
             awk '$3 !~ /^_/ && ($3 !~ /^weir_/ || $3 ~ /^weir__/) {print $3}' | tr '\n' ' ')
@@ -71,7 +73,7 @@ if [ -n "$solib" ]; then
             printf 'exported beyond the API: %s\n0 passed, 1 failed\n' "$extra" >"$log"
         fi
     fi
-    tally exports $rc
+    tally exports $rc "$why"
 fi
 
 if [ -x "$weir" ]; then
@@ -79,7 +81,7 @@ if [ -x "$weir" ]; then
     tally test_cli $?
 else
     echo "$weir did not build" >"$log"
-    tally test_cli 1
+    tally test_cli 1 "did not build"
 fi
 
 echo "$passed passed, $failed failed"

@@ -311,17 +311,6 @@ static void json_cstr(FILE *f, const char *s)
     json_str(f, s ? s : "", s ? strlen(s) : 0);
 }
 
-static void json_tags(FILE *f, const weir_rule_info_t *ri)
-{
-    fputs(",\"tags\":[", f);
-    for (size_t i = 0; i < ri->ntags; i++) {
-        if (i)
-            putc(',', f);
-        json_cstr(f, ri->tags[i]);
-    }
-    putc(']', f);
-}
-
 /* Match data as yara's print_string: printable ASCII as is, other bytes \xHH. */
 static void yara_data(FILE *f, const uint8_t *data, size_t len)
 {
@@ -408,21 +397,35 @@ static const char *stream_name(struct scan *s, const weir_id_t *id, char buf[WEI
     return buf;
 }
 
+/* The members match and final events share: event, stream, namespace, rule, tags. */
+static void json_rule_head(struct scan *s, const char *event, const weir_id_t *stream,
+                           const weir_rule_info_t *ri)
+{
+    FILE *f = s->out;
+    char idbuf[WEIR_ID_STRLEN];
+    fprintf(f, "{\"event\":\"%s\",\"stream\":", event);
+    json_cstr(f, stream_name(s, stream, idbuf));
+    fputs(",\"namespace\":", f);
+    json_cstr(f, ri->ns);
+    fputs(",\"rule\":", f);
+    json_cstr(f, ri->name);
+    fputs(",\"tags\":[", f);
+    for (size_t i = 0; i < ri->ntags; i++) {
+        if (i)
+            putc(',', f);
+        json_cstr(f, ri->tags[i]);
+    }
+    putc(']', f);
+}
+
 static int on_match(const weir_match_event_t *ev, void *user)
 {
     struct scan *s = user;
-    char idbuf[WEIR_ID_STRLEN];
     struct input *in = id_map(s, &ev->stream, 0, 0);
     if (in && ev->at_close)
         in->fired_at_close++;
     FILE *f = s->out;
-    fputs("{\"event\":\"match\",\"stream\":", f);
-    json_cstr(f, stream_name(s, &ev->stream, idbuf));
-    fputs(",\"namespace\":", f);
-    json_cstr(f, ev->rule->ns);
-    fputs(",\"rule\":", f);
-    json_cstr(f, ev->rule->name);
-    json_tags(f, ev->rule);
+    json_rule_head(s, "match", &ev->stream, ev->rule);
     fprintf(f, ",\"offset\":%" PRIu64 ",\"line\":%" PRIu64 ",\"at_close\":%s,\"trace_ids\":[",
             ev->offset, ev->line, ev->at_close ? "true" : "false");
     for (size_t i = 0; i < ev->ntrace_ids; i++) {
@@ -482,7 +485,12 @@ static int on_result_text(const weir_rule_result_t *r, void *user)
         fputs(m->string_id, f);
         if (s->print_strings) {
             fputs(": ", f);
-            yara_data(f, m->data, m->data ? m->data_len : 0);
+            if (m->is_hex) {
+                for (uint32_t k = 0; m->data && k < m->data_len; k++)
+                    fprintf(f, k ? " %02X" : "%02X", m->data[k]);
+            } else {
+                yara_data(f, m->data, m->data ? m->data_len : 0);
+            }
         }
         putc('\n', f);
     }
@@ -494,14 +502,7 @@ static int on_result_json(const weir_rule_result_t *r, void *user)
     struct scan *s = user;
     const weir_rule_info_t *ri = r->rule;
     FILE *f = s->out;
-    char idbuf[WEIR_ID_STRLEN];
-    fputs("{\"event\":\"final\",\"stream\":", f);
-    json_cstr(f, stream_name(s, &r->stream, idbuf));
-    fputs(",\"namespace\":", f);
-    json_cstr(f, ri->ns);
-    fputs(",\"rule\":", f);
-    json_cstr(f, ri->name);
-    json_tags(f, ri);
+    json_rule_head(s, "final", &r->stream, ri);
     fputs(",\"meta\":{", f);
     for (size_t i = 0; i < ri->nmeta; i++) {
         const weir_meta_t *m = &ri->meta[i];
