@@ -5,6 +5,7 @@
  * the rules that can fire before a stream ends are picked out.
  */
 #include "diag.h"
+#include "engine.h"
 #include "mem.h"
 #include "parser.h"
 #include "rules.h"
@@ -631,7 +632,8 @@ static weir_status_t build_database(builder_t *b)
     }
     hs_compile_error_t *err = NULL;
     hs_error_t rc =
-        hs_compile_multi(exprs, flags, ids, (unsigned)b->npats, HS_MODE_STREAM, NULL, &r->db, &err);
+        hs_compile_multi(exprs, flags, ids, (unsigned)b->npats, HS_MODE_STREAM,
+                         weir__engine()->platform, &r->db, &err);
     weir_status_t st = WEIR_OK;
     if (rc != HS_SUCCESS) {
         int at = err ? err->expression : -1;

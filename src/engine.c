@@ -26,6 +26,17 @@ static int load(weir__engine_t *t, const char *isa)
             return -1;
     }
     t->isa = isa;
+    /* Compile for exactly what these entry points run. */
+    if (hs_populate_platform(&t->platform_info) != HS_SUCCESS)
+        return -1;
+    t->platform_info.tune = HS_TUNE_FAMILY_GENERIC;
+    if (strcmp(isa, "avx512") == 0)
+        t->platform_info.cpu_features &= HS_CPU_FEATURES_AVX2 | HS_CPU_FEATURES_AVX512;
+    else if (strcmp(isa, "avx2") == 0)
+        t->platform_info.cpu_features &= HS_CPU_FEATURES_AVX2;
+    else
+        t->platform_info.cpu_features = 0;
+    t->platform = &t->platform_info;
     /* POSIX guarantees function pointers survive a round trip through void *. */
     memcpy(&t->open_stream, &p[0], sizeof p[0]);
     memcpy(&t->scan_stream, &p[1], sizeof p[1]);

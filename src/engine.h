@@ -27,6 +27,11 @@ typedef struct weir__engine {
     hs_error_t (*close_stream)(hs_stream_t *st, hs_scratch_t *scratch, match_event_handler cb,
                                void *ctx);
     hs_error_t (*copy_stream)(hs_stream_t **to, const hs_stream_t *from);
+    /* The platform databases must be compiled for, so that they use only
+       engines these entry points have (an AVX2-only literal matcher run by the
+       SSE4.2 set would be a call through a null pointer); NULL: the host. */
+    const hs_platform_info_t *platform;
+    hs_platform_info_t platform_info;
 } weir__engine_t;
 
 /* The table, chosen on first use; thread safe. */
