@@ -12,6 +12,23 @@ static int ensure(char **buf, weir__mem_t *mem)
     return 0;
 }
 
+/* The first '"' or '\\' in [p, end), or NULL: the only bytes that matter. */
+static const uint8_t *next_special(const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *q = memchr(p, '"', (size_t)(end - p));
+    const uint8_t *b = memchr(p, '\\', (size_t)((q ? q : end) - p));
+    return b ? b : q;
+}
+
+static void append(weir__trace_t *t, const uint8_t *p, size_t n)
+{
+    size_t room = WEIR__TRACE_MAX - t->cur_len;
+    if (n > room)
+        n = room;
+    memcpy(t->cur + t->cur_len, p, n);
+    t->cur_len = (uint16_t)(t->cur_len + n);
+}
+
 int weir__trace_feed(weir__trace_t *t, weir__mem_t *mem, const uint8_t *p, size_t n,
                      uint32_t max_line)
 {
@@ -20,39 +37,41 @@ int weir__trace_feed(weir__trace_t *t, weir__mem_t *mem, const uint8_t *p, size_
     if (n > max_line - t->seen)
         n = max_line - t->seen;
     t->seen += (uint32_t)n;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        if (!t->in_quote) {
-            /* Outside quotes only an unescaped quote matters: skip ahead to it. */
-            if (t->escape) {
-                t->escape = 0;
-                continue;
-            }
-            if (c == '\\') {
-                t->escape = 1;
-            } else if (c == '"') {
-                if (ensure(&t->cur, mem) != 0)
-                    return -1;
-                t->in_quote = 1;
-                t->cur_len = 0;
-            }
+    const uint8_t *end = p + n;
+    while (p < end) {
+        if (t->escape) {
+            /* An escaped byte neither opens nor closes a quote; inside one it is
+               kept as written, backslash included. */
+            t->escape = 0;
+            if (t->in_quote)
+                append(t, p, 1);
+            p++;
             continue;
         }
-        if (t->escape) {
-            t->escape = 0;
-        } else if (c == '\\') {
+        const uint8_t *s = next_special(p, end);
+        const uint8_t *stop = s ? s : end;
+        if (t->in_quote)
+            append(t, p, (size_t)(stop - p));
+        if (!s)
+            break;
+        p = s + 1;
+        if (*s == '\\') {
             t->escape = 1;
-        } else if (c == '"') {
+            if (t->in_quote)
+                append(t, s, 1);
+        } else if (t->in_quote) {
             if (ensure(&t->last, mem) != 0)
                 return -1;
             memcpy(t->last, t->cur, t->cur_len);
             t->last_len = t->cur_len;
             t->have_last = 1;
             t->in_quote = 0;
-            continue;
+        } else {
+            if (ensure(&t->cur, mem) != 0)
+                return -1;
+            t->in_quote = 1;
+            t->cur_len = 0;
         }
-        if (t->cur_len < WEIR__TRACE_MAX)
-            t->cur[t->cur_len++] = (char)c;
     }
     return 0;
 }
