@@ -72,55 +72,127 @@ const char *weir__tok_name(weir__tok_t kind)
         if (keywords[i].kind == kind)
             return kind == WEIR__T_INT_FUNCTION ? "integer function" : keywords[i].word;
     switch (kind) {
-    case WEIR__T_EOF: return "end of file";
-    case WEIR__T_ERROR: return "invalid token";
-    case WEIR__T_IDENT: return "identifier";
-    case WEIR__T_STRING_ID: return "string identifier";
-    case WEIR__T_STRING_WILD: return "string identifier with wildcard";
-    case WEIR__T_STRING_COUNT: return "string count";
-    case WEIR__T_STRING_OFFSET: return "string offset";
-    case WEIR__T_STRING_LENGTH: return "string length";
-    case WEIR__T_INT: return "integer number";
-    case WEIR__T_DOUBLE: return "floating point number";
-    case WEIR__T_TEXT: return "text string";
-    case WEIR__T_HEX: return "hex string";
-    case WEIR__T_REGEX: return "regular expression";
-    case WEIR__T_LPAREN: return "(";
-    case WEIR__T_RPAREN: return ")";
-    case WEIR__T_LBRACE: return "{";
-    case WEIR__T_RBRACE: return "}";
-    case WEIR__T_LBRACKET: return "[";
-    case WEIR__T_RBRACKET: return "]";
-    case WEIR__T_COLON: return ":";
-    case WEIR__T_COMMA: return ",";
-    case WEIR__T_ASSIGN: return "=";
-    case WEIR__T_DOTDOT: return "..";
-    case WEIR__T_DOT: return ".";
-    case WEIR__T_PLUS: return "+";
-    case WEIR__T_MINUS: return "-";
-    case WEIR__T_STAR: return "*";
-    case WEIR__T_BACKSLASH: return "\\";
-    case WEIR__T_PERCENT: return "%";
-    case WEIR__T_AMP: return "&";
-    case WEIR__T_PIPE: return "|";
-    case WEIR__T_CARET: return "^";
-    case WEIR__T_TILDE: return "~";
-    case WEIR__T_SHL: return "<<";
-    case WEIR__T_SHR: return ">>";
-    case WEIR__T_LT: return "<";
-    case WEIR__T_LE: return "<=";
-    case WEIR__T_GT: return ">";
-    case WEIR__T_GE: return ">=";
-    case WEIR__T_EQ: return "==";
-    case WEIR__T_NE: return "!=";
-    case WEIR__T_SLASH: return "/";
-    default: return "token";
+    case WEIR__T_EOF:
+        return "end of file";
+    case WEIR__T_ERROR:
+        return "invalid token";
+    case WEIR__T_IDENT:
+        return "identifier";
+    case WEIR__T_STRING_ID:
+        return "string identifier";
+    case WEIR__T_STRING_WILD:
+        return "string identifier with wildcard";
+    case WEIR__T_STRING_COUNT:
+        return "string count";
+    case WEIR__T_STRING_OFFSET:
+        return "string offset";
+    case WEIR__T_STRING_LENGTH:
+        return "string length";
+    case WEIR__T_INT:
+        return "integer number";
+    case WEIR__T_DOUBLE:
+        return "floating point number";
+    case WEIR__T_TEXT:
+        return "text string";
+    case WEIR__T_HEX:
+        return "hex string";
+    case WEIR__T_REGEX:
+        return "regular expression";
+    case WEIR__T_LPAREN:
+        return "(";
+    case WEIR__T_RPAREN:
+        return ")";
+    case WEIR__T_LBRACE:
+        return "{";
+    case WEIR__T_RBRACE:
+        return "}";
+    case WEIR__T_LBRACKET:
+        return "[";
+    case WEIR__T_RBRACKET:
+        return "]";
+    case WEIR__T_COLON:
+        return ":";
+    case WEIR__T_COMMA:
+        return ",";
+    case WEIR__T_ASSIGN:
+        return "=";
+    case WEIR__T_DOTDOT:
+        return "..";
+    case WEIR__T_DOT:
+        return ".";
+    case WEIR__T_PLUS:
+        return "+";
+    case WEIR__T_MINUS:
+        return "-";
+    case WEIR__T_STAR:
+        return "*";
+    case WEIR__T_BACKSLASH:
+        return "\\";
+    case WEIR__T_PERCENT:
+        return "%";
+    case WEIR__T_AMP:
+        return "&";
+    case WEIR__T_PIPE:
+        return "|";
+    case WEIR__T_CARET:
+        return "^";
+    case WEIR__T_TILDE:
+        return "~";
+    case WEIR__T_SHL:
+        return "<<";
+    case WEIR__T_SHR:
+        return ">>";
+    case WEIR__T_LT:
+        return "<";
+    case WEIR__T_LE:
+        return "<=";
+    case WEIR__T_GT:
+        return ">";
+    case WEIR__T_GE:
+        return ">=";
+    case WEIR__T_EQ:
+        return "==";
+    case WEIR__T_NE:
+        return "!=";
+    case WEIR__T_SLASH:
+        return "/";
+    default:
+        return "token";
     }
 }
 
 int weir__tok_is_keyword(weir__tok_t kind)
 {
     return kind >= WEIR__T_ALL && kind <= WEIR__T_XOR;
+}
+
+void weir__lex_quote(const weir__lexer_t *lx, size_t start, size_t end, char *out, size_t max)
+{
+    size_t n = end - start, i;
+    for (i = 0; i < n && i < max; i++) {
+        unsigned char c = (unsigned char)lx->text[start + i];
+        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    if (n > max && max >= 3)
+        memcpy(out + max - 3, "...", 3);
+    out[i] = '\0';
+}
+
+void weir__tok_describe(const weir__lexer_t *lx, const weir__token_t *tok, char *out, size_t size)
+{
+    char raw[48];
+    weir__tok_t k = tok->kind;
+    weir__lex_quote(lx, tok->start, tok->end, raw, 40);
+    if (k == WEIR__T_EOF)
+        snprintf(out, size, "end of file");
+    else if (weir__tok_is_keyword(k))
+        snprintf(out, size, "keyword \"%s\"", raw);
+    else if (k == WEIR__T_TEXT)
+        snprintf(out, size, "text string %s", raw);
+    else if (k >= WEIR__T_IDENT && k <= WEIR__T_REGEX)
+        snprintf(out, size, "%s \"%s\"", weir__tok_name(k), raw);
+    else
+        snprintf(out, size, "\"%s\"", raw);
 }
 
 void weir__lex_init(weir__lexer_t *lx, const char *text, size_t len, uint32_t file,
@@ -142,21 +214,39 @@ void weir__lex_free(weir__lexer_t *lx)
     lx->buf_len = lx->buf_cap = 0;
 }
 
+weir__lex_mark_t weir__lex_mark(const weir__lexer_t *lx)
+{
+    weir__lex_mark_t m = {lx->pos, lx->line_start, lx->line};
+    return m;
+}
+
+void weir__lex_reset(weir__lexer_t *lx, weir__lex_mark_t mark)
+{
+    lx->pos = mark.pos;
+    lx->line_start = mark.line_start;
+    lx->line = mark.line;
+}
+
 weir__loc_t weir__lex_loc(const weir__lexer_t *lx, size_t off)
 {
     weir__loc_t loc = {lx->file, lx->line, (uint32_t)(off - lx->line_start + 1)};
     return loc;
 }
 
-void weir__lex_error(weir__lexer_t *lx, weir__loc_t loc, const char *fmt, ...)
+void weir__lex_verror(weir__lexer_t *lx, weir__loc_t loc, const char *fmt, va_list ap)
 {
     if (lx->quiet)
         return;
     lx->errors++;
-    va_list ap;
-    va_start(ap, fmt);
     if (weir__diag_vadd(lx->diags, WEIR_SEV_ERROR, lx->ast, loc, fmt, ap) != 0)
         lx->oom = 1;
+}
+
+void weir__lex_error(weir__lexer_t *lx, weir__loc_t loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    weir__lex_verror(lx, loc, fmt, ap);
     va_end(ap);
 }
 
@@ -270,18 +360,29 @@ static void lex_text(weir__lexer_t *lx, weir__token_t *tok)
         }
         int e = peek(lx, 1), out = -1, width = 2;
         switch (e) {
-        case 'n': out = '\n'; break;
-        case 't': out = '\t'; break;
-        case 'r': out = '\r'; break;
-        case '"': out = '"'; break;
-        case '\\': out = '\\'; break;
+        case 'n':
+            out = '\n';
+            break;
+        case 't':
+            out = '\t';
+            break;
+        case 'r':
+            out = '\r';
+            break;
+        case '"':
+            out = '"';
+            break;
+        case '\\':
+            out = '\\';
+            break;
         case 'x':
             if (hex_value(peek(lx, 2)) >= 0 && hex_value(peek(lx, 3)) >= 0) {
                 out = hex_value(peek(lx, 2)) * 16 + hex_value(peek(lx, 3));
                 width = 4;
             }
             break;
-        default: break;
+        default:
+            break;
         }
         if (out < 0) {
             if (e < 0 || e == '\n') {
@@ -394,7 +495,8 @@ static void lex_word(weir__lexer_t *lx, weir__token_t *tok)
     }
     tok->kind = WEIR__T_IDENT;
     for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++) {
-        if (strlen(keywords[i].word) == n && memcmp(keywords[i].word, lx->text + tok->start, n) == 0) {
+        if (strlen(keywords[i].word) == n &&
+            memcmp(keywords[i].word, lx->text + tok->start, n) == 0) {
             tok->kind = keywords[i].kind;
             return;
         }
@@ -416,10 +518,18 @@ void weir__lex_next(weir__lexer_t *lx, weir__token_t *tok)
     weir__tok_t k = WEIR__T_ERROR;
     size_t width = 1;
     switch (c) {
-    case '"': lex_text(lx, tok); goto done;
-    case '$': lex_string_ref(lx, tok, WEIR__T_STRING_ID); goto done;
-    case '#': lex_string_ref(lx, tok, WEIR__T_STRING_COUNT); goto done;
-    case '@': lex_string_ref(lx, tok, WEIR__T_STRING_OFFSET); goto done;
+    case '"':
+        lex_text(lx, tok);
+        goto done;
+    case '$':
+        lex_string_ref(lx, tok, WEIR__T_STRING_ID);
+        goto done;
+    case '#':
+        lex_string_ref(lx, tok, WEIR__T_STRING_COUNT);
+        goto done;
+    case '@':
+        lex_string_ref(lx, tok, WEIR__T_STRING_OFFSET);
+        goto done;
     case '!':
         if (n == '=') {
             k = WEIR__T_NE;
@@ -428,24 +538,60 @@ void weir__lex_next(weir__lexer_t *lx, weir__token_t *tok)
         }
         lex_string_ref(lx, tok, WEIR__T_STRING_LENGTH);
         goto done;
-    case '(': k = WEIR__T_LPAREN; break;
-    case ')': k = WEIR__T_RPAREN; break;
-    case '{': k = WEIR__T_LBRACE; break;
-    case '}': k = WEIR__T_RBRACE; break;
-    case '[': k = WEIR__T_LBRACKET; break;
-    case ']': k = WEIR__T_RBRACKET; break;
-    case ':': k = WEIR__T_COLON; break;
-    case ',': k = WEIR__T_COMMA; break;
-    case '+': k = WEIR__T_PLUS; break;
-    case '-': k = WEIR__T_MINUS; break;
-    case '*': k = WEIR__T_STAR; break;
-    case '\\': k = WEIR__T_BACKSLASH; break;
-    case '%': k = WEIR__T_PERCENT; break;
-    case '&': k = WEIR__T_AMP; break;
-    case '|': k = WEIR__T_PIPE; break;
-    case '^': k = WEIR__T_CARET; break;
-    case '~': k = WEIR__T_TILDE; break;
-    case '/': k = WEIR__T_SLASH; break;
+    case '(':
+        k = WEIR__T_LPAREN;
+        break;
+    case ')':
+        k = WEIR__T_RPAREN;
+        break;
+    case '{':
+        k = WEIR__T_LBRACE;
+        break;
+    case '}':
+        k = WEIR__T_RBRACE;
+        break;
+    case '[':
+        k = WEIR__T_LBRACKET;
+        break;
+    case ']':
+        k = WEIR__T_RBRACKET;
+        break;
+    case ':':
+        k = WEIR__T_COLON;
+        break;
+    case ',':
+        k = WEIR__T_COMMA;
+        break;
+    case '+':
+        k = WEIR__T_PLUS;
+        break;
+    case '-':
+        k = WEIR__T_MINUS;
+        break;
+    case '*':
+        k = WEIR__T_STAR;
+        break;
+    case '\\':
+        k = WEIR__T_BACKSLASH;
+        break;
+    case '%':
+        k = WEIR__T_PERCENT;
+        break;
+    case '&':
+        k = WEIR__T_AMP;
+        break;
+    case '|':
+        k = WEIR__T_PIPE;
+        break;
+    case '^':
+        k = WEIR__T_CARET;
+        break;
+    case '~':
+        k = WEIR__T_TILDE;
+        break;
+    case '/':
+        k = WEIR__T_SLASH;
+        break;
     case '.':
         k = n == '.' ? WEIR__T_DOTDOT : WEIR__T_DOT;
         width = n == '.' ? 2 : 1;
@@ -525,6 +671,8 @@ void weir__lex_hex(weir__lexer_t *lx, weir__token_t *tok)
             }
             lx->pos += 2;
         } else if (c != 0 && is_hex_char(c)) {
+            if (!strchr(" \t\r\n\f\v", c))
+                tok->ival = 1;
             advance(lx);
         } else {
             char b[8];

@@ -9,6 +9,7 @@
 #include "ast.h"
 #include "weir.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,7 +109,8 @@ typedef struct weir__token {
     weir__tok_t kind;
     weir__loc_t loc;       /* of the first byte                             */
     size_t start, end;     /* the raw token is text[start..end)             */
-    int64_t ival;          /* WEIR__T_INT                                   */
+    int64_t ival;          /* WEIR__T_INT; WEIR__T_HEX: 1 unless the body
+                              holds nothing but space and comments       */
     size_t vstart, vlen;   /* WEIR__T_HEX, WEIR__T_REGEX: the value's bytes */
     weir__loc_t value_loc; /* WEIR__T_HEX, WEIR__T_REGEX: of vstart         */
     uint32_t re_flags;     /* WEIR__T_REGEX: WEIR__RE_*                     */
@@ -118,15 +120,15 @@ typedef struct weir__lexer {
     const char *text;
     size_t len;
     size_t pos;
-    uint32_t file;      /* index in ast->files, for locations         */
-    uint32_t line;      /* of pos, 1-based                             */
-    size_t line_start;  /* offset of the first byte of line            */
+    uint32_t file;     /* index in ast->files, for locations         */
+    uint32_t line;     /* of pos, 1-based                             */
+    size_t line_start; /* offset of the first byte of line            */
     const weir__ast_t *ast;
     weir_diags_t *diags;
-    int errors;         /* errors reported through this lexer          */
-    int oom;            /* an allocation failed                        */
-    int quiet;          /* while skipping after an error: report nothing */
-    uint8_t *buf;       /* WEIR__T_TEXT: decoded bytes, NUL-terminated */
+    int errors;   /* errors reported through this lexer          */
+    int oom;      /* an allocation failed                        */
+    int quiet;    /* while skipping after an error: report nothing */
+    uint8_t *buf; /* WEIR__T_TEXT: decoded bytes, NUL-terminated */
     size_t buf_len, buf_cap;
 } weir__lexer_t;
 
@@ -134,6 +136,15 @@ typedef struct weir__lexer {
 void weir__lex_init(weir__lexer_t *lx, const char *text, size_t len, uint32_t file,
                     const weir__ast_t *ast, weir_diags_t *diags);
 void weir__lex_free(weir__lexer_t *lx);
+
+/* A position of the lexer, to read again from there. */
+typedef struct weir__lex_mark {
+    size_t pos, line_start;
+    uint32_t line;
+} weir__lex_mark_t;
+
+weir__lex_mark_t weir__lex_mark(const weir__lexer_t *lx);
+void weir__lex_reset(weir__lexer_t *lx, weir__lex_mark_t mark);
 
 /* Reads the next token.  Comments and white space are skipped. */
 void weir__lex_next(weir__lexer_t *lx, weir__token_t *tok);
@@ -158,6 +169,15 @@ weir__loc_t weir__lex_loc(const weir__lexer_t *lx, size_t off);
 /* Reports an error at loc (unless quiet) and counts it. */
 void weir__lex_error(weir__lexer_t *lx, weir__loc_t loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void weir__lex_verror(weir__lexer_t *lx, weir__loc_t loc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/* Copies text[start..end) for a message: at most max bytes (out holds max + 1),
+   unprintable bytes as '?', "..." at the end when cut. */
+void weir__lex_quote(const weir__lexer_t *lx, size_t start, size_t end, char *out, size_t max);
+
+/* What tok is, for "unexpected ...": `identifier "foo"`, `keyword "rule"`, `"{"`... */
+void weir__tok_describe(const weir__lexer_t *lx, const weir__token_t *tok, char *out, size_t size);
 
 /* "rule", "(", "identifier"...: what the parser calls a kind of token. */
 const char *weir__tok_name(weir__tok_t kind);

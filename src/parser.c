@@ -9,8 +9,10 @@
 #include "mem.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
+
+/* For the helpers of the recursive functions: their locals stay off the recursion's stack. */
+#define NOINLINE __attribute__((noinline))
 
 /* Budget of parser recursion plus operator chains; keeps trees under WEIR__MAX_DEPTH. */
 #define MAX_NESTING (WEIR__MAX_DEPTH - 100)
@@ -36,7 +38,7 @@ typedef struct parser {
     size_t tags_cap, meta_cap, strings_cap;
     uint8_t *refd; /* per string: referenced by the condition */
     size_t refd_cap;
-    int failed;    /* the rule has an error */
+    int failed; /* the rule has an error */
 
     int nest;      /* see MAX_NESTING */
     int loops;     /* enclosing for loops */
@@ -57,55 +59,28 @@ static const char *type_name(int ty)
 
 /* ---- errors ---------------------------------------------------------------- */
 
-static int stopped(const parser_t *p)
-{
-    return p->lx.oom || p->lx.errors >= WEIR_MAX_ERRORS;
-}
-
 static void error_at(parser_t *p, weir__loc_t loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void error_at(parser_t *p, weir__loc_t loc, const char *fmt, ...)
 {
     p->failed = 1;
-    if (p->lx.quiet)
-        return;
-    p->lx.errors++;
     va_list ap;
     va_start(ap, fmt);
-    if (weir__diag_vadd(p->lx.diags, WEIR_SEV_ERROR, p->ast, loc, fmt, ap) != 0)
-        p->lx.oom = 1;
+    weir__lex_verror(&p->lx, loc, fmt, ap);
     va_end(ap);
 }
 
-/* Copies text[start..end) for a message: at most max bytes, unprintables as '?'. */
-static void quote_raw(const parser_t *p, size_t start, size_t end, char *out, size_t max)
-{
-    size_t n = end - start, i;
-    for (i = 0; i < n && i < max; i++) {
-        unsigned char c = (unsigned char)p->lx.text[start + i];
-        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-    }
-    if (n > max && max >= 3)
-        memcpy(out + max - 3, "...", 3);
-    out[i] = '\0';
-}
-
-/* What the current token is, for "unexpected ...". */
-static void describe(const parser_t *p, char *out, size_t size)
+/* An error at the current token, quoted by fmt's %s.  Out of line, to keep its
+   buffer off the stack of the recursive functions. */
+NOINLINE static void error_tok(parser_t *p, const char *fmt)
 {
     char raw[48];
-    weir__tok_t k = p->tok.kind;
-    quote_raw(p, p->tok.start, p->tok.end, raw, 40);
-    if (k == WEIR__T_EOF)
-        snprintf(out, size, "end of file");
-    else if (weir__tok_is_keyword(k))
-        snprintf(out, size, "keyword \"%s\"", raw);
-    else if (k >= WEIR__T_IDENT && k <= WEIR__T_REGEX)
-        snprintf(out, size, "%s %s%s%s", weir__tok_name(k), k == WEIR__T_TEXT ? "" : "\"", raw,
-                 k == WEIR__T_TEXT ? "" : "\"");
-    else
-        snprintf(out, size, "\"%s\"", raw);
+    weir__lex_quote(&p->lx, p->tok.start, p->tok.end, raw, 40);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    error_at(p, p->tok.loc, fmt, raw);
+#pragma GCC diagnostic pop
 }
 
 /* A syntax error at the current token (not repeated for lexical errors). */
@@ -115,7 +90,7 @@ static void unexpected(parser_t *p, const char *expecting)
     if (p->tok.kind == WEIR__T_ERROR)
         return;
     char what[96];
-    describe(p, what, sizeof what);
+    weir__tok_describe(&p->lx, &p->tok, what, sizeof what);
     if (expecting)
         error_at(p, p->tok.loc, "syntax error, unexpected %s, expecting %s", what, expecting);
     else
@@ -145,9 +120,9 @@ static int expect(parser_t *p, weir__tok_t kind, const char *expecting)
     return -1;
 }
 
-static char *tok_dup(parser_t *p, size_t skip)
+static char *tok_dup(parser_t *p)
 {
-    char *s = weir__strndup(p->lx.text + p->tok.start + skip, p->tok.end - p->tok.start - skip);
+    char *s = weir__strndup(p->lx.text + p->tok.start, p->tok.end - p->tok.start);
     if (!s)
         p->lx.oom = 1;
     return s;
@@ -166,7 +141,7 @@ static int tok_is(const parser_t *p, const char *word)
  */
 static void recover(parser_t *p)
 {
-    weir__lexer_t saved_lx;
+    weir__lex_mark_t mark;
     weir__token_t saved_tok;
     int have_saved = 0;
     p->lx.quiet = 1;
@@ -176,14 +151,14 @@ static void recover(parser_t *p)
             break;
         if (k == WEIR__T_RULE) {
             if (have_saved) {
-                p->lx = saved_lx;
+                weir__lex_reset(&p->lx, mark);
                 p->tok = saved_tok;
             }
             break;
         }
         if (k == WEIR__T_PRIVATE || k == WEIR__T_GLOBAL) {
             if (!have_saved) {
-                saved_lx = p->lx;
+                mark = weir__lex_mark(&p->lx);
                 saved_tok = p->tok;
                 have_saved = 1;
             }
@@ -205,17 +180,6 @@ static size_t implied_cap(size_t n)
     return c;
 }
 
-/* Makes room for element n of an AST array whose capacity is implied by n. */
-static int grow_implied(parser_t *p, void **arr, size_t n, size_t elem)
-{
-    size_t cap = implied_cap(n);
-    if (weir__grow(NULL, arr, &cap, n + 1, elem) != 0) {
-        p->lx.oom = 1;
-        return -1;
-    }
-    return 0;
-}
-
 static int grow(parser_t *p, void **arr, size_t *cap, size_t need, size_t elem)
 {
     if (weir__grow(NULL, arr, cap, need, elem) != 0) {
@@ -223,6 +187,13 @@ static int grow(parser_t *p, void **arr, size_t *cap, size_t need, size_t elem)
         return -1;
     }
     return 0;
+}
+
+/* Makes room for element n of an AST array whose capacity is implied by n. */
+static int grow_implied(parser_t *p, void **arr, size_t n, size_t elem)
+{
+    size_t cap = implied_cap(n);
+    return grow(p, arr, &cap, n + 1, elem);
 }
 
 /* ---- rule names of the namespace ---------------------------------------------- */
@@ -235,56 +206,46 @@ static size_t hash_name(const char *s, size_t n)
     return h;
 }
 
+/* Where name s[0..n) is in a table: its entry, or the empty slot it would take. */
+static name_slot_t *name_slot(name_slot_t *v, size_t cap, const char *s, size_t n)
+{
+    size_t i = hash_name(s, n) & (cap - 1);
+    while (v[i].name && !(strlen(v[i].name) == n && memcmp(v[i].name, s, n) == 0))
+        i = (i + 1) & (cap - 1);
+    return &v[i];
+}
+
 static name_slot_t *name_find(const parser_t *p, const char *s, size_t n)
 {
-    if (!p->names_cap)
-        return NULL;
-    size_t mask = p->names_cap - 1;
-    for (size_t i = hash_name(s, n) & mask;; i = (i + 1) & mask) {
-        name_slot_t *e = &p->names[i];
-        if (!e->name)
-            return NULL;
-        if (strlen(e->name) == n && memcmp(e->name, s, n) == 0)
-            return e;
-    }
+    name_slot_t *e = p->names_cap ? name_slot(p->names, p->names_cap, s, n) : NULL;
+    return e && e->name ? e : NULL;
 }
 
 static int name_add(parser_t *p, const char *s, long idx)
 {
-    size_t n = strlen(s);
-    if (name_find(p, s, n))
-        return 0;
     if ((p->names_n + 1) * 2 > p->names_cap) {
         size_t ncap = p->names_cap ? p->names_cap * 2 : 64;
         name_slot_t *nv = weir__calloc(NULL, ncap, sizeof *nv);
-        if (!nv) {
-            p->lx.oom = 1;
-            return -1;
-        }
-        for (size_t i = 0; i < p->names_cap; i++) {
-            if (!p->names[i].name)
-                continue;
-            size_t j = hash_name(p->names[i].name, strlen(p->names[i].name)) & (ncap - 1);
-            while (nv[j].name)
-                j = (j + 1) & (ncap - 1);
-            nv[j] = p->names[i];
-        }
+        if (!nv)
+            goto oom;
+        for (size_t i = 0; i < p->names_cap; i++)
+            if (p->names[i].name)
+                *name_slot(nv, ncap, p->names[i].name, strlen(p->names[i].name)) = p->names[i];
         weir__free(NULL, p->names, 0);
         p->names = nv;
         p->names_cap = ncap;
     }
-    char *copy = weir__strdup(s);
-    if (!copy) {
-        p->lx.oom = 1;
-        return -1;
-    }
-    size_t j = hash_name(s, n) & (p->names_cap - 1);
-    while (p->names[j].name)
-        j = (j + 1) & (p->names_cap - 1);
-    p->names[j].name = copy;
-    p->names[j].idx = idx;
+    name_slot_t *e = name_slot(p->names, p->names_cap, s, strlen(s));
+    if (e->name)
+        return 0;
+    if (!(e->name = weir__strdup(s)))
+        goto oom;
+    e->idx = idx;
     p->names_n++;
     return 0;
+oom:
+    p->lx.oom = 1;
+    return -1;
 }
 
 /* ---- expression nodes ---------------------------------------------------------- */
@@ -319,30 +280,13 @@ static weir__expr_t *mk2(parser_t *p, weir__op_t op, weir__loc_t loc, weir__expr
    and comparisons accept, as opposed to a boolean condition. */
 static int is_primary(const weir__expr_t *e)
 {
-    switch (e->op) {
-    case WEIR__E_INT:
-    case WEIR__E_TEXT:
-    case WEIR__E_FILESIZE:
-    case WEIR__E_RULE:
-    case WEIR__E_VAR:
-    case WEIR__E_STR_COUNT:
-    case WEIR__E_STR_COUNT_IN:
-    case WEIR__E_STR_OFFSET:
-    case WEIR__E_STR_LENGTH:
-    case WEIR__E_NEG:
-    case WEIR__E_BITNOT:
-    case WEIR__E_ADD:
-    case WEIR__E_SUB:
-    case WEIR__E_MUL:
-    case WEIR__E_DIV:
-    case WEIR__E_MOD:
-    case WEIR__E_SHL:
-    case WEIR__E_SHR:
-    case WEIR__E_BAND:
-    case WEIR__E_BOR:
-    case WEIR__E_BXOR: return 1;
-    default: return 0;
-    }
+#define B(op) (1ull << WEIR__E_##op)
+    const unsigned long long primary =
+        B(INT) | B(TEXT) | B(FILESIZE) | B(RULE) | B(VAR) | B(STR_COUNT) | B(STR_COUNT_IN) |
+        B(STR_OFFSET) | B(STR_LENGTH) | B(NEG) | B(BITNOT) | B(ADD) | B(SUB) | B(MUL) | B(DIV) |
+        B(MOD) | B(SHL) | B(SHR) | B(BAND) | B(BOR) | B(BXOR);
+#undef B
+    return (primary >> e->op) & 1;
 }
 
 static int type_of(const weir__expr_t *e)
@@ -361,7 +305,9 @@ static int const_value(const weir__expr_t *e, int64_t *v)
 {
     int64_t x, y;
     switch (e->op) {
-    case WEIR__E_INT: *v = e->ival; return 1;
+    case WEIR__E_INT:
+        *v = e->ival;
+        return 1;
     case WEIR__E_NEG:
         if (!const_value(e->a, &x))
             return 0;
@@ -376,7 +322,8 @@ static int const_value(const weir__expr_t *e, int64_t *v)
              : e->op == WEIR__E_SUB ? (int64_t)((uint64_t)x - (uint64_t)y)
                                     : (int64_t)((uint64_t)x * (uint64_t)y);
         return 1;
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -393,16 +340,11 @@ static void need_int(parser_t *p, const weir__expr_t *e, const char *op)
         error_at(p, e->loc, "wrong type \"%s\" for %s operator", type_name(type_of(e)), op);
 }
 
-static void enter_fail(parser_t *p)
-{
-    error_at(p, p->tok.loc, "expression nesting too deep (more than %d levels)", MAX_NESTING);
-}
-
 static int enter(parser_t *p)
 {
     if (++p->nest > MAX_NESTING) {
         p->nest--;
-        enter_fail(p);
+        error_at(p, p->tok.loc, "expression nesting too deep (more than %d levels)", MAX_NESTING);
         return -1;
     }
     return 0;
@@ -423,7 +365,7 @@ static long find_string(const parser_t *p, const char *name, size_t n)
  * Resolves the string of the current token ($a, #a, @a, !a: the sigil is
  * replaced by '$'): its index, or -1 for the anonymous string of a for ... of.
  */
-static int32_t resolve_string(parser_t *p)
+NOINLINE static int32_t resolve_string(parser_t *p)
 {
     char name[WEIR__MAX_IDENT + 2];
     size_t n = p->tok.end - p->tok.start;
@@ -449,7 +391,7 @@ static int32_t resolve_string(parser_t *p)
 }
 
 /* `them` or ( $a, $b*, ... ): sets e->strs/nstrs, sorted without repeats. */
-static int parse_set(parser_t *p, weir__expr_t *e)
+NOINLINE static int parse_set(parser_t *p, weir__expr_t *e)
 {
     size_t ns = p->r.nstrings;
     uint8_t *in = weir__calloc(NULL, ns ? ns : 1, 1);
@@ -546,7 +488,7 @@ static int parse_range(parser_t *p, weir__expr_t *e)
 }
 
 /* The rest of `for QUANT ...` after the quantifier, into e. */
-static int parse_for_rest(parser_t *p, weir__expr_t *e)
+NOINLINE static int parse_for_rest(parser_t *p, weir__expr_t *e)
 {
     int slot = p->loops;
     if (accept(p, WEIR__T_OF)) {
@@ -611,8 +553,8 @@ static int parse_for_rest(parser_t *p, weir__expr_t *e)
             if (!accept(p, WEIR__T_COMMA))
                 break;
         }
-        if (expect(p, WEIR__T_RPAREN, e->nlist == 1 ? "\"..\", \",\" or \")\"" : "\",\" or \")\"") !=
-            0)
+        if (expect(p, WEIR__T_RPAREN,
+                   e->nlist == 1 ? "\"..\", \",\" or \")\"" : "\",\" or \")\"") != 0)
             return -1;
         if (nvars != 1)
             error_at(p, iter_loc,
@@ -641,9 +583,15 @@ static int parse_for_rest(parser_t *p, weir__expr_t *e)
 static int parse_quant(parser_t *p, weir__expr_t *e)
 {
     switch (p->tok.kind) {
-    case WEIR__T_ALL: e->quant = WEIR__Q_ALL; break;
-    case WEIR__T_ANY: e->quant = WEIR__Q_ANY; break;
-    case WEIR__T_NONE: e->quant = WEIR__Q_NONE; break;
+    case WEIR__T_ALL:
+        e->quant = WEIR__Q_ALL;
+        break;
+    case WEIR__T_ANY:
+        e->quant = WEIR__Q_ANY;
+        break;
+    case WEIR__T_NONE:
+        e->quant = WEIR__Q_NONE;
+        break;
     default:
         e->quant = WEIR__Q_EXPR;
         e->a = parse_int_operand(p, "for");
@@ -654,7 +602,7 @@ static int parse_quant(parser_t *p, weir__expr_t *e)
 }
 
 /* A string reference: $a [at E | in R], #a [in R], @a[E], !a[E]. */
-static weir__expr_t *parse_string_ref(parser_t *p)
+NOINLINE static weir__expr_t *parse_string_ref(parser_t *p)
 {
     weir__tok_t k = p->tok.kind;
     weir__expr_t *e = mk(p, WEIR__E_STR_FOUND, p->tok.loc);
@@ -696,7 +644,7 @@ fail:
 }
 
 /* An identifier: a loop variable, or an earlier rule of the namespace. */
-static weir__expr_t *parse_identifier(parser_t *p)
+NOINLINE static weir__expr_t *parse_identifier(parser_t *p)
 {
     const char *s = p->lx.text + p->tok.start;
     size_t n = p->tok.end - p->tok.start;
@@ -742,7 +690,6 @@ static weir__expr_t *parse_primary(parser_t *p)
 {
     weir__expr_t *e = NULL;
     weir__loc_t loc = p->tok.loc;
-    char raw[48];
     if (enter(p) != 0)
         return NULL;
     switch (p->tok.kind) {
@@ -766,8 +713,7 @@ static weir__expr_t *parse_primary(parser_t *p)
         next(p);
         break;
     case WEIR__T_DOUBLE:
-        quote_raw(p, p->tok.start, p->tok.end, raw, 40);
-        error_at(p, loc, "floating point numbers are not supported: \"%s\"", raw);
+        error_tok(p, "floating point numbers are not supported: \"%s\"");
         e = mk(p, WEIR__E_INT, loc);
         next(p);
         break;
@@ -793,8 +739,7 @@ static weir__expr_t *parse_primary(parser_t *p)
         next(p);
         break;
     case WEIR__T_INT_FUNCTION:
-        quote_raw(p, p->tok.start, p->tok.end, raw, 40);
-        error_at(p, loc, "integer reads (uint8...) are not supported yet: \"%s\"", raw);
+        error_tok(p, "integer reads (uint8...) are not supported yet: \"%s\"");
         break;
     case WEIR__T_DEFINED:
         error_at(p, loc, "\"defined\" is not supported yet");
@@ -802,8 +747,12 @@ static weir__expr_t *parse_primary(parser_t *p)
     case WEIR__T_STRING_ID:
     case WEIR__T_STRING_COUNT:
     case WEIR__T_STRING_OFFSET:
-    case WEIR__T_STRING_LENGTH: e = parse_string_ref(p); break;
-    case WEIR__T_IDENT: e = parse_identifier(p); break;
+    case WEIR__T_STRING_LENGTH:
+        e = parse_string_ref(p);
+        break;
+    case WEIR__T_IDENT:
+        e = parse_identifier(p);
+        break;
     case WEIR__T_ALL:
     case WEIR__T_ANY:
     case WEIR__T_NONE:
@@ -829,7 +778,9 @@ static weir__expr_t *parse_primary(parser_t *p)
             e = NULL;
         }
         break;
-    default: unexpected(p, "expression"); break;
+    default:
+        unexpected(p, "expression");
+        break;
     }
     p->nest--;
     return e;
@@ -852,22 +803,33 @@ static weir__expr_t *parse_unary(parser_t *p)
     return mk2(p, k == WEIR__T_MINUS ? WEIR__E_NEG : WEIR__E_BITNOT, loc, a, NULL);
 }
 
-/* Binary operators of primary expressions, loosest first (YARA's grammar.y). */
-static int binop(weir__tok_t k, weir__op_t *op)
+/* Binary operators of primary expressions by precedence, loosest first (YARA's
+   grammar.y), then the comparisons (precedence 0), which do not chain. */
+static const struct {
+    weir__tok_t tok;
+    weir__op_t op;
+    int prec;
+} operators[] = {
+    {WEIR__T_PIPE, WEIR__E_BOR, 1},      {WEIR__T_CARET, WEIR__E_BXOR, 2},
+    {WEIR__T_AMP, WEIR__E_BAND, 3},      {WEIR__T_SHL, WEIR__E_SHL, 4},
+    {WEIR__T_SHR, WEIR__E_SHR, 4},       {WEIR__T_PLUS, WEIR__E_ADD, 5},
+    {WEIR__T_MINUS, WEIR__E_SUB, 5},     {WEIR__T_STAR, WEIR__E_MUL, 6},
+    {WEIR__T_BACKSLASH, WEIR__E_DIV, 6}, {WEIR__T_PERCENT, WEIR__E_MOD, 6},
+    {WEIR__T_LT, WEIR__E_LT, 0},         {WEIR__T_LE, WEIR__E_LE, 0},
+    {WEIR__T_GT, WEIR__E_GT, 0},         {WEIR__T_GE, WEIR__E_GE, 0},
+    {WEIR__T_EQ, WEIR__E_EQ, 0},         {WEIR__T_NE, WEIR__E_NE, 0},
+};
+
+/* The precedence of token k as an operator (0: a comparison), or -1. */
+static int operator(weir__tok_t k, weir__op_t *op)
 {
-    switch (k) {
-    case WEIR__T_PIPE: *op = WEIR__E_BOR; return 1;
-    case WEIR__T_CARET: *op = WEIR__E_BXOR; return 2;
-    case WEIR__T_AMP: *op = WEIR__E_BAND; return 3;
-    case WEIR__T_SHL: *op = WEIR__E_SHL; return 4;
-    case WEIR__T_SHR: *op = WEIR__E_SHR; return 4;
-    case WEIR__T_PLUS: *op = WEIR__E_ADD; return 5;
-    case WEIR__T_MINUS: *op = WEIR__E_SUB; return 5;
-    case WEIR__T_STAR: *op = WEIR__E_MUL; return 6;
-    case WEIR__T_BACKSLASH: *op = WEIR__E_DIV; return 6;
-    case WEIR__T_PERCENT: *op = WEIR__E_MOD; return 6;
-    default: return 0;
+    for (size_t i = 0; i < sizeof operators / sizeof operators[0]; i++) {
+        if (operators[i].tok == k) {
+            *op = operators[i].op;
+            return operators[i].prec;
+        }
     }
+    return -1;
 }
 
 /* Constant operands: YARA's compile-time checks for overflow and division by zero. */
@@ -901,8 +863,8 @@ static weir__expr_t *parse_bin(parser_t *p, int minprec)
     while (lhs) {
         weir__op_t op;
         weir__tok_t k = p->tok.kind;
-        int prec = binop(k, &op);
-        if (!prec || prec < minprec)
+        int prec = operator(k, &op);
+        if (prec < 1 || prec < minprec)
             break;
         weir__loc_t loc = p->tok.loc;
         const char *name = weir__tok_name(k);
@@ -931,19 +893,6 @@ fail:
     return NULL;
 }
 
-static int cmpop(weir__tok_t k, weir__op_t *op)
-{
-    switch (k) {
-    case WEIR__T_LT: *op = WEIR__E_LT; return 1;
-    case WEIR__T_LE: *op = WEIR__E_LE; return 1;
-    case WEIR__T_GT: *op = WEIR__E_GT; return 1;
-    case WEIR__T_GE: *op = WEIR__E_GE; return 1;
-    case WEIR__T_EQ: *op = WEIR__E_EQ; return 1;
-    case WEIR__T_NE: *op = WEIR__E_NE; return 1;
-    default: return 0;
-    }
-}
-
 /* A comparison, `N of SET`, or a primary expression. */
 static weir__expr_t *parse_cmp(parser_t *p)
 {
@@ -969,7 +918,7 @@ static weir__expr_t *parse_cmp(parser_t *p)
         }
         return e;
     }
-    if (cmpop(k, &op)) {
+    if (operator(k, &op) == 0) {
         const char *name = weir__tok_name(k);
         if (!is_primary(lhs))
             error_at(p, loc, "syntax error, a boolean expression cannot be an operand of \"%s\"",
@@ -1106,7 +1055,7 @@ static int parse_meta(parser_t *p)
         weir__ast_meta_t *m = &p->r.meta[p->r.nmeta];
         memset(m, 0, sizeof *m);
         m->loc = p->tok.loc;
-        if (!(m->key = tok_dup(p, 0)))
+        if (!(m->key = tok_dup(p)))
             return -1;
         p->r.nmeta++;
         next(p);
@@ -1135,7 +1084,8 @@ static int parse_meta(parser_t *p)
             m->type = WEIR__META_BOOLEAN;
             m->integer = p->tok.kind == WEIR__T_TRUE;
             break;
-        default: goto bad;
+        default:
+            goto bad;
         }
         next(p);
     }
@@ -1149,27 +1099,31 @@ bad:
 static uint32_t allowed_mods(weir__str_kind_t kind)
 {
     switch (kind) {
-    case WEIR__STR_HEX: return WEIR__MOD_PRIVATE;
+    case WEIR__STR_HEX:
+        return WEIR__MOD_PRIVATE;
     case WEIR__STR_REGEX:
         return WEIR__MOD_NOCASE | WEIR__MOD_WIDE | WEIR__MOD_ASCII | WEIR__MOD_FULLWORD |
                WEIR__MOD_PRIVATE;
-    default: return 0xffffffffu;
+    default:
+        return 0xffffffffu;
     }
 }
 
 static uint32_t mod_bit(weir__tok_t k)
 {
-    switch (k) {
-    case WEIR__T_NOCASE: return WEIR__MOD_NOCASE;
-    case WEIR__T_WIDE: return WEIR__MOD_WIDE;
-    case WEIR__T_ASCII: return WEIR__MOD_ASCII;
-    case WEIR__T_FULLWORD: return WEIR__MOD_FULLWORD;
-    case WEIR__T_PRIVATE: return WEIR__MOD_PRIVATE;
-    case WEIR__T_XOR: return WEIR__MOD_XOR;
-    case WEIR__T_BASE64: return WEIR__MOD_BASE64;
-    case WEIR__T_BASE64WIDE: return WEIR__MOD_BASE64WIDE;
-    default: return 0;
-    }
+    static const struct {
+        weir__tok_t tok;
+        uint32_t bit;
+    } mods[] = {
+        {WEIR__T_NOCASE, WEIR__MOD_NOCASE},   {WEIR__T_WIDE, WEIR__MOD_WIDE},
+        {WEIR__T_ASCII, WEIR__MOD_ASCII},     {WEIR__T_FULLWORD, WEIR__MOD_FULLWORD},
+        {WEIR__T_PRIVATE, WEIR__MOD_PRIVATE}, {WEIR__T_XOR, WEIR__MOD_XOR},
+        {WEIR__T_BASE64, WEIR__MOD_BASE64},   {WEIR__T_BASE64WIDE, WEIR__MOD_BASE64WIDE},
+    };
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
+        if (mods[i].tok == k)
+            return mods[i].bit;
+    return 0;
 }
 
 /* xor, xor(N) or xor(lo-hi), after the keyword. */
@@ -1229,8 +1183,7 @@ static int parse_base64_args(parser_t *p)
 
 static int parse_modifiers(parser_t *p, weir__ast_string_t *s)
 {
-    static const char *const kind_names[] = {"text strings", "hex strings",
-                                             "regular expressions"};
+    static const char *const kind_names[] = {"text strings", "hex strings", "regular expressions"};
     uint32_t bit;
     while ((bit = mod_bit(p->tok.kind)) != 0) {
         weir__tok_t k = p->tok.kind;
@@ -1261,24 +1214,6 @@ static int parse_modifiers(parser_t *p, weir__ast_string_t *s)
     return 0;
 }
 
-/* Whether a hex string's body holds anything but space and comments. */
-static int hex_is_empty(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '/' && i + 1 < n && s[i + 1] == '/') {
-            while (i < n && s[i] != '\n')
-                i++;
-        } else if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
-            for (i += 2; i + 1 < n && !(s[i] == '*' && s[i + 1] == '/'); i++)
-                ;
-            i++;
-        } else if (!strchr(" \t\r\n\f\v", s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static int parse_strings(parser_t *p)
 {
     if (p->tok.kind != WEIR__T_STRING_ID) {
@@ -1297,7 +1232,7 @@ static int parse_strings(parser_t *p)
         weir__ast_string_t *s = &p->r.strings[p->r.nstrings];
         memset(s, 0, sizeof *s);
         s->loc = p->tok.loc;
-        if (!(s->id = tok_dup(p, 0)))
+        if (!(s->id = tok_dup(p)))
             return -1;
         p->refd[p->r.nstrings] = 0;
         p->r.nstrings++;
@@ -1329,7 +1264,7 @@ static int parse_strings(parser_t *p)
             s->value_loc = p->tok.value_loc;
             v = (const uint8_t *)p->lx.text + p->tok.vstart;
             vlen = p->tok.vlen;
-            if (hex && hex_is_empty((const char *)v, vlen))
+            if (hex && p->tok.ival == 0)
                 error_at(p, p->tok.loc, "empty hex string \"%s\"", s->id);
         } else {
             unexpected(p, "text string, hex string or regular expression");
@@ -1401,7 +1336,7 @@ static int parse_rule_body(parser_t *p)
     }
     p->r.loc = p->tok.loc;
     p->r.flags = flags;
-    if (!(p->r.name = tok_dup(p, 0)) || !(p->r.ns = weir__strdup(p->ns))) {
+    if (!(p->r.name = tok_dup(p)) || !(p->r.ns = weir__strdup(p->ns))) {
         p->lx.oom = 1;
         return -1;
     }
@@ -1417,10 +1352,9 @@ static int parse_rule_body(parser_t *p)
             for (size_t i = 0; i < p->r.ntags; i++)
                 if (tok_is(p, p->r.tags[i]))
                     error_at(p, p->tok.loc, "duplicated tag identifier \"%s\"", p->r.tags[i]);
-            if (grow(p, (void **)&p->r.tags, &p->tags_cap, p->r.ntags + 1, sizeof *p->r.tags) !=
-                0)
+            if (grow(p, (void **)&p->r.tags, &p->tags_cap, p->r.ntags + 1, sizeof *p->r.tags) != 0)
                 return -1;
-            if (!(p->r.tags[p->r.ntags] = tok_dup(p, 0)))
+            if (!(p->r.tags[p->r.ntags] = tok_dup(p)))
                 return -1;
             p->r.ntags++;
             next(p);
@@ -1462,7 +1396,7 @@ static void parse_import(parser_t *p)
         return;
     }
     char name[48];
-    quote_raw(p, p->tok.start + 1, p->tok.end - 1, name, 40);
+    weir__lex_quote(&p->lx, p->tok.start + 1, p->tok.end - 1, name, 40);
     error_at(p, loc,
              "import of module \"%s\" is not supported: weir streams have no file-format modules",
              name);
@@ -1472,9 +1406,11 @@ static void parse_import(parser_t *p)
 static void parse_source(parser_t *p)
 {
     next(p);
-    while (p->tok.kind != WEIR__T_EOF && !stopped(p)) {
+    while (p->tok.kind != WEIR__T_EOF && !p->lx.oom && p->lx.errors < WEIR_MAX_ERRORS) {
         switch (p->tok.kind) {
-        case WEIR__T_IMPORT: parse_import(p); break;
+        case WEIR__T_IMPORT:
+            parse_import(p);
+            break;
         case WEIR__T_RULE:
         case WEIR__T_PRIVATE:
         case WEIR__T_GLOBAL:

@@ -56,10 +56,12 @@ static int has_diag(const parsed_t *p, uint32_t line, uint32_t col, const char *
     return 0;
 }
 
-static const char *const op_names[] = {
-    "bool", "int", "text", "filesize", "rule", "var", "found", "#", "#in", "@", "!", "at", "in",
-    "not", "neg", "~", "and", "or", "<", "<=", ">", ">=", "==", "!=", "+", "-", "*", "\\",
-    "%", "<<", ">>", "&", "|", "^", "of", "forof", "forin"};
+static const char *const op_names[] = {"bool",  "int",  "text", "filesize", "rule", "var", "found",
+                                       "#",     "#in",  "@",    "!",        "at",   "in",  "not",
+                                       "neg",   "~",    "and",  "or",       "<",    "<=",  ">",
+                                       ">=",    "==",   "!=",   "+",        "-",    "*",   "\\",
+                                       "%",     "<<",   ">>",   "&",        "|",    "^",   "of",
+                                       "forof", "forin"};
 
 static void put(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void put(char *out, size_t size, const char *fmt, ...)
@@ -158,29 +160,29 @@ static const char *cond_str(const char *cond)
 }
 
 /* An error at line:col with msg (or fails, printing what came instead). */
-#define ASSERT_ERROR(src, line, col, msg)                                                   \
-    do {                                                                                    \
-        parsed_t t__p = parse(src);                                                         \
-        int t__ok = t__p.errors > 0 && has_diag(&t__p, line, col, msg);                     \
-        if (!t__ok) {                                                                       \
-            T__FAIL("expected %d:%d \"%s\" for: %s", line, col, msg, src);                  \
-            dump_diags(&t__p);                                                              \
-        }                                                                                   \
-        done(&t__p);                                                                        \
-        if (!t__ok)                                                                         \
-            return;                                                                         \
+#define ASSERT_ERROR(src, line, col, msg)                                                          \
+    do {                                                                                           \
+        parsed_t t__p = parse(src);                                                                \
+        int t__ok = t__p.errors > 0 && has_diag(&t__p, line, col, msg);                            \
+        if (!t__ok) {                                                                              \
+            T__FAIL("expected %d:%d \"%s\" for: %s", line, col, msg, src);                         \
+            dump_diags(&t__p);                                                                     \
+        }                                                                                          \
+        done(&t__p);                                                                               \
+        if (!t__ok)                                                                                \
+            return;                                                                                \
     } while (0)
 
-#define ASSERT_VALID(src)                                                                   \
-    do {                                                                                    \
-        parsed_t t__p = parse(src);                                                         \
-        if (t__p.errors != 0) {                                                             \
-            T__FAIL("expected valid: %s", src);                                             \
-            dump_diags(&t__p);                                                              \
-            done(&t__p);                                                                    \
-            return;                                                                         \
-        }                                                                                   \
-        done(&t__p);                                                                        \
+#define ASSERT_VALID(src)                                                                          \
+    do {                                                                                           \
+        parsed_t t__p = parse(src);                                                                \
+        if (t__p.errors != 0) {                                                                    \
+            T__FAIL("expected valid: %s", src);                                                    \
+            dump_diags(&t__p);                                                                     \
+            done(&t__p);                                                                           \
+            return;                                                                                \
+        }                                                                                          \
+        done(&t__p);                                                                               \
     } while (0)
 
 /* ---- rules, meta, strings --------------------------------------------------- */
@@ -242,14 +244,15 @@ TEST(meta_values)
 
 TEST(text_strings)
 {
-    parsed_t p = parse("rule a { strings:\n"
-                       "  $a = \"ab\\x00\\xfFc\\r\\n\\t\\\"\\\\\" nocase wide ascii fullword private\n"
-                       "  $ = \"anon\"\n"
-                       "  $ = \"anon2\" xor\n"
-                       "  $x = \"xx\" xor(7)\n"
-                       "  $y = \"yy\" xor(0x10-0x20) wide\n"
-                       "  $z = \"zzz\" base64wide\n"
-                       "condition: all of them }");
+    parsed_t p =
+        parse("rule a { strings:\n"
+              "  $a = \"ab\\x00\\xfFc\\r\\n\\t\\\"\\\\\" nocase wide ascii fullword private\n"
+              "  $ = \"anon\"\n"
+              "  $ = \"anon2\" xor\n"
+              "  $x = \"xx\" xor(7)\n"
+              "  $y = \"yy\" xor(0x10-0x20) wide\n"
+              "  $z = \"zzz\" base64wide\n"
+              "condition: all of them }");
     ASSERT_INT_EQ(p.errors, 0);
     weir__ast_rule_t *r = &p.ast.rules[0];
     ASSERT_UINT_EQ(r->nstrings, 6);
@@ -257,7 +260,10 @@ TEST(text_strings)
     ASSERT_STR_EQ(s[0].id, "$a");
     ASSERT_INT_EQ(s[0].kind, WEIR__STR_TEXT);
     ASSERT_UINT_EQ(s[0].len, 10);
-    ASSERT_MEM_EQ(s[0].value, "ab\0\xff" "c\r\n\t\"\\", 11);
+    ASSERT_MEM_EQ(s[0].value,
+                  "ab\0\xff"
+                  "c\r\n\t\"\\",
+                  11);
     ASSERT_UINT_EQ(s[0].mods, WEIR__MOD_NOCASE | WEIR__MOD_WIDE | WEIR__MOD_ASCII |
                                   WEIR__MOD_FULLWORD | WEIR__MOD_PRIVATE);
     ASSERT_UINT_EQ(s[0].loc.line, 2);
@@ -322,14 +328,13 @@ TEST(precedence)
 {
     ASSERT_STR_EQ(cond_of("rule a { condition: 1 + 2 * 3 == 7 }"), "(== (+ 1 (* 2 3)) 7)");
     ASSERT_STR_EQ(cond_of("rule a { condition: 1 - 2 - 3 == 0 }"), "(== (- (- 1 2) 3) 0)");
-    ASSERT_STR_EQ(cond_of("rule a { condition: 1 | 2 ^ 3 & 4 << 5 + 6 * -7 > 0 }"),
-                  "(> (| 1 (^ 2 (& 3 (<< 4 (+ 5 (* 6 (neg 7))))))) 0)");
+    ASSERT_STR_EQ(cond_of("rule a { condition: 1 | 2 ^ 3 & 4 << 5 + 6 * -7 + 99 > 0 }"),
+                  "(> (| 1 (^ 2 (& 3 (<< 4 (+ (+ 5 (* 6 (neg 7))) 99))))) 0)");
     ASSERT_STR_EQ(cond_of("rule a { condition: 8 \\ 2 % 3 >> 1 <= ~1 }"),
                   "(<= (>> (% (\\ 8 2) 3) 1) (~ 1))");
     ASSERT_STR_EQ(cond_of("rule a { condition: true or false and not true }"),
                   "(or true (and false (not true)))");
-    ASSERT_STR_EQ(cond_of("rule a { condition: not true and false }"),
-                  "(and (not true) false)");
+    ASSERT_STR_EQ(cond_of("rule a { condition: not true and false }"), "(and (not true) false)");
     ASSERT_STR_EQ(cond_of("rule a { condition: not 1 == 2 }"), "(not (== 1 2))");
     ASSERT_STR_EQ(cond_of("rule a { condition: not not (true or false) and true }"),
                   "(and (not (not (or true false))) true)");
@@ -347,10 +352,8 @@ TEST(precedence)
 TEST(and_or_chains_are_balanced)
 {
     ASSERT_STR_EQ(cond_of("rule a { condition: 1 and 2 and 3 }"), "(and (and 1 2) 3)");
-    ASSERT_STR_EQ(cond_of("rule a { condition: 1 or 2 or 3 or 4 }"),
-                  "(or (or 1 2) (or 3 4))");
-    ASSERT_STR_EQ(cond_of("rule a { condition: 1 or 2 and 3 or 4 }"),
-                  "(or (or 1 (and 2 3)) 4)");
+    ASSERT_STR_EQ(cond_of("rule a { condition: 1 or 2 or 3 or 4 }"), "(or (or 1 2) (or 3 4))");
+    ASSERT_STR_EQ(cond_of("rule a { condition: 1 or 2 and 3 or 4 }"), "(or (or 1 (and 2 3)) 4)");
     /* evaluation order is kept: leaves left to right */
     ASSERT_STR_EQ(cond_of("rule a { condition: 1 and 2 and 3 and 4 and 5 }"),
                   "(and (and (and 1 2) 3) (and 4 5))");
@@ -367,7 +370,8 @@ TEST(integers)
     ASSERT_ERROR("rule a { condition: 9007199254740992KB > 0 }", 1, 21, "integer overflow");
     ASSERT_ERROR("rule a { condition: 0x > 0 }", 1, 21, "invalid number");
     ASSERT_ERROR("rule a { condition: 0x10KB > 0 }", 1, 25, "unexpected identifier \"KB\"");
-    ASSERT_ERROR("rule a { condition: 1.5 > 0 }", 1, 21, "floating point numbers are not supported");
+    ASSERT_ERROR("rule a { condition: 1.5 > 0 }", 1, 21,
+                 "floating point numbers are not supported");
     ASSERT_ERROR("rule a { condition: 1 \\ 0 == 0 }", 1, 23, "division by zero");
     ASSERT_ERROR("rule a { condition: 1 % (2 - 2) == 0 }", 1, 23, "division by zero");
     ASSERT_ERROR("rule a { condition: filesize >> -1 == 0 }", 1, 30, "negative shift amount -1");
@@ -464,8 +468,7 @@ TEST(syntax_errors)
                  "unexpected identifier \"foo\", expecting \"meta\", \"strings\" or "
                  "\"condition\"");
     ASSERT_ERROR("rule private { condition: true }", 1, 6, "unexpected keyword \"private\"");
-    ASSERT_ERROR("rule a { meta: all = 1 condition: true }", 1, 16,
-                 "unexpected keyword \"all\"");
+    ASSERT_ERROR("rule a { meta: all = 1 condition: true }", 1, 16, "unexpected keyword \"all\"");
     ASSERT_ERROR("rule a { condition: true or }", 1, 29, "unexpected \"}\", expecting expression");
     ASSERT_ERROR("rule a { condition: true true }", 1, 26, "unexpected keyword \"true\"");
     ASSERT_ERROR("rule a { condition: 1 < 2 < 3 }", 1, 27, "unexpected \"<\"");
@@ -579,14 +582,13 @@ TEST(semantic_errors)
     ASSERT_ERROR("rule a { condition: \"a\" + 1 > 0 }", 1, 21, "wrong type \"string\" for +");
     ASSERT_ERROR("rule b { condition: true } rule a { condition: b + 1 > 0 }", 1, 48,
                  "wrong type \"boolean\" for +");
-    ASSERT_ERROR("rule b { condition: true } rule a { condition: b == 1 }", 1, 50,
-                 "type mismatch");
+    ASSERT_ERROR("rule b { condition: true } rule a { condition: b == 1 }", 1, 50, "type mismatch");
     ASSERT_ERROR("rule a { strings: $a = \"x\" condition: $a at \"s\" }", 1, 45,
                  "wrong type \"string\" for at");
     ASSERT_ERROR("rule a { strings: $a = \"x\" condition: \"s\" of them }", 1, 39,
                  "wrong type \"string\" for of");
-    ASSERT_ERROR("rule a { condition: for any i in (1..2) : (for any i in (1..2) : (true)) }",
-                 1, 52, "duplicated loop identifier \"i\"");
+    ASSERT_ERROR("rule a { condition: for any i in (1..2) : (for any i in (1..2) : (true)) }", 1,
+                 52, "duplicated loop identifier \"i\"");
     ASSERT_ERROR("rule a { condition: for any i, j in (1..2) : (true) }", 1, 37,
                  "iterator yields an integer on each iteration, but the loop expects 2");
     ASSERT_ERROR("rule a { strings: $a = \"x\" condition: for any of them : (for any of them "
@@ -751,8 +753,8 @@ static const char *const samples[] = {
     "(0..100) and !x1[1] == @[1]) and b and 2 of them }\n"
     "/* trailing comment */ rule d { condition: \"s\" == \"t\" or 0x10 | 0o7 ^ 1KB & 2 > -1 "
     "}\n",
-    "rule e { strings: $a = \"x\" condition: for 1 i in (1, 2, #a) : (for any j in (i..3) : "
-    "(@a[j] > i)) }",
+    ("rule e { strings: $a = \"x\" condition: for 1 i in (1, 2, #a) : (for any j in (i..3) : "
+     "(@a[j] > i)) }"),
 };
 
 /* Depth of a tree (counting at most limit levels). */
@@ -824,10 +826,10 @@ static uint32_t rng(void)
 
 TEST(random_mutations)
 {
-    static const char *const pieces[] = {"(", ")", "{", "}", "\"", "/", "*", "\\", "$", "#",
-                                         "@", "!", "..", "rule ", " and ", " of ", "for ",
-                                         "//", "/*", "*/", "\n", "\0", "\xff", "9999999999999"
-                                         "9999999"};
+    static const char *const pieces[] = {
+        "(",    ")",  "{",  "}",  "\"", "/",     "*",     "\\",
+        "$",    "#",  "@",  "!",  "..", "rule ", " and ", " of ",
+        "for ", "//", "/*", "*/", "\n", "\0",    "\xff",  "99999999999999999999"};
     for (int iter = 0; iter < 4000; iter++) {
         const char *base = samples[iter % (sizeof samples / sizeof samples[0])];
         size_t n = strlen(base);
@@ -837,8 +839,10 @@ TEST(random_mutations)
         for (int e = 0; e < edits; e++) {
             size_t at = n ? rng() % n : 0;
             switch (rng() % 3) {
-            case 0: buf[at] = (char)(rng() & 0xff); break; /* replace a byte */
-            case 1:                                         /* delete a run */
+            case 0:
+                buf[at] = (char)(rng() & 0xff);
+                break; /* replace a byte */
+            case 1:    /* delete a run */
                 if (n) {
                     size_t k = 1 + rng() % 8;
                     if (at + k > n)
@@ -968,6 +972,6 @@ TEST_MAIN(TEST_ENTRY(rule_header), TEST_ENTRY(meta_values), TEST_ENTRY(text_stri
           TEST_ENTRY(rule_references), TEST_ENTRY(syntax_errors), TEST_ENTRY(lexical_errors),
           TEST_ENTRY(nul_bytes), TEST_ENTRY(semantic_errors), TEST_ENTRY(modifier_errors),
           TEST_ENTRY(unsupported_features), TEST_ENTRY(recovery_reports_every_rule),
-          TEST_ENTRY(error_limit), TEST_ENTRY(null_diags_and_empty_input),
-          TEST_ENTRY(every_prefix), TEST_ENTRY(random_mutations), TEST_ENTRY(random_bytes),
-          TEST_ENTRY(deep_nesting), TEST_ENTRY(many_rules_and_strings))
+          TEST_ENTRY(error_limit), TEST_ENTRY(null_diags_and_empty_input), TEST_ENTRY(every_prefix),
+          TEST_ENTRY(random_mutations), TEST_ENTRY(random_bytes), TEST_ENTRY(deep_nesting),
+          TEST_ENTRY(many_rules_and_strings))
