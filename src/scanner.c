@@ -36,7 +36,7 @@ static void stream_free(weir_scanner_t *sc, weir__stream_t *st)
             weir__free(&st->mem, st->slots[i], strlen(st->slots[i]) + 1);
     weir__free(&st->mem, st->slots, st->cap_slots * sizeof *st->slots);
     if (st->prev_trace)
-        weir__free(&st->mem, st->prev_trace, strlen(st->prev_trace) + 1);
+        weir__free(&st->mem, st->prev_trace, WEIR__TRACE_MAX + 1);
     for (size_t i = 0; i < st->nrecent; i++)
         weir__free(&st->mem, st->recent[i].trace, strlen(st->recent[i].trace) + 1);
     weir__free(&st->mem, st->recent, st->cap_recent * sizeof *st->recent);
@@ -127,7 +127,7 @@ int weir__stream_slot_for(weir__scan_t *c, uint64_t end, uint32_t *slot)
         if (st->cur_slot == WEIR__NO_TRACE && new_slot(st, &st->cur_slot) != 0)
             goto oom;
         *slot = st->cur_slot;
-    } else if (last >= st->prev_line_start && st->prev_trace) {
+    } else if (last >= st->prev_line_start && st->has_prev_trace) {
         if (st->prev_slot == WEIR__NO_TRACE) {
             if (new_slot(st, &st->prev_slot) != 0)
                 goto oom;
@@ -202,11 +202,16 @@ static void line_end(weir__scan_t *c)
     remember_line(c, t);
     if (st->cur_slot != WEIR__NO_TRACE && t && !(st->slots[st->cur_slot] = copy_trace(st, t)))
         c->err = WEIR_ENOMEM;
-    if (st->prev_trace)
-        weir__free(&st->mem, st->prev_trace, strlen(st->prev_trace) + 1);
-    st->prev_trace = NULL;
-    if (t && !(st->prev_trace = copy_trace(st, t)))
-        c->err = WEIR_ENOMEM;
+    /* One buffer per stream, reused line after line. */
+    st->has_prev_trace = 0;
+    if (t) {
+        if (!st->prev_trace && !(st->prev_trace = weir__malloc(&st->mem, WEIR__TRACE_MAX + 1))) {
+            c->err = WEIR_ENOMEM;
+        } else {
+            strcpy(st->prev_trace, t);
+            st->has_prev_trace = 1;
+        }
+    }
     st->prev_slot = st->cur_slot;
     st->cur_slot = WEIR__NO_TRACE;
     st->prev_line_start = st->line_start;
@@ -266,6 +271,7 @@ void weir_scanner_free(weir_scanner_t *sc)
     if (sc->scratch)
         hs_free_scratch(sc->scratch);
     free(sc->win);
+    free(sc->reps);
     free(sc->tids);
     free(sc->res);
     free(sc->glob_at);
@@ -281,29 +287,80 @@ void weir_scanner_set_callback(weir_scanner_t *sc, weir_match_cb cb, void *user)
     sc->user = user;
 }
 
-/* Scans bytes of one line (the '\n', if any, last). */
-static void scan_segment(weir__scan_t *c, const uint8_t *p, size_t n)
+/* Collects Vectorscan's reports; they are processed line by line after. */
+static int on_collect(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                      void *ctx)
+{
+    (void)from;
+    (void)flags;
+    weir__scan_t *c = ctx;
+    weir_scanner_t *sc = c->sc;
+    if (WEIR__GROW(NULL, sc->reps, sc->cap_reps, sc->nreps + 1) != 0) {
+        c->err = WEIR_ENOMEM;
+        return 1;
+    }
+    sc->reps[sc->nreps].to = to;
+    sc->reps[sc->nreps].id = id;
+    sc->reps[sc->nreps].seq = (uint32_t)sc->nreps;
+    sc->nreps++;
+    return 0;
+}
+
+static int cmp_report(const void *a, const void *b)
+{
+    const struct weir__report *x = a, *y = b;
+    if (x->to != y->to)
+        return x->to < y->to ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Scans data[from, to) of the chunk with one Vectorscan call, then walks its
+ * lines: reports up to each line end are processed with the bytes up to that
+ * line end only, then the line ends (trace id, live evaluation).  Cutting a
+ * piece inside a line is like a chunk boundary: nothing depends on it.
+ */
+static void scan_piece(weir__scan_t *c, size_t from, size_t to)
 {
     weir__stream_t *st = c->st;
     weir_scanner_t *sc = c->sc;
-    size_t text = n && p[n - 1] == '\n' ? n - 1 : n;
-    if (weir__trace_feed(&st->trace, &st->mem, p, text, sc->opt.max_line) != 0) {
-        c->err = WEIR_ENOMEM;
-        return;
-    }
-    c->wend = st->bytes + n;
+    const uint8_t *data = c->chunk;
+    sc->nreps = 0;
     if (st->hs) {
-        hs_error_t rc =
-            weir__engine()->scan_stream(st->hs, (const char *)p, (unsigned)n, 0, sc->scratch, weir__on_report, c);
+        hs_error_t rc = weir__engine()->scan_stream(st->hs, (const char *)data + from,
+                                                    (unsigned)(to - from), 0, sc->scratch,
+                                                    on_collect, c);
         if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED && c->err == WEIR_OK)
             c->err = WEIR_EENGINE;
     }
-    st->bytes += n;
-    weir__settle(c);
-    if (text < n) {
-        st->lines++;
-        line_end(c);
-        weir__eval_live(c);
+    for (size_t i = 1; i < sc->nreps; i++) {
+        if (sc->reps[i].to < sc->reps[i - 1].to) {
+            qsort(sc->reps, sc->nreps, sizeof *sc->reps, cmp_report);
+            break;
+        }
+    }
+    size_t ri = 0;
+    for (size_t q = from; q < to && c->err == WEIR_OK;) {
+        const uint8_t *nl = memchr(data + q, '\n', to - q);
+        size_t end = nl ? (size_t)(nl - data) + 1 : to;
+        size_t text = nl ? end - 1 : end;
+        if (weir__trace_feed(&st->trace, &st->mem, data + q, text - q, sc->opt.max_line) != 0) {
+            c->err = WEIR_ENOMEM;
+            return;
+        }
+        c->wend = c->chunk_abs + end;
+        while (ri < sc->nreps && sc->reps[ri].to <= c->wend && c->err == WEIR_OK) {
+            weir__on_report(sc->reps[ri].id, 0, sc->reps[ri].to, 0, c);
+            ri++;
+        }
+        st->bytes = c->wend;
+        weir__settle(c);
+        if (nl) {
+            st->lines++;
+            line_end(c);
+            weir__eval_live(c);
+        }
+        q = end;
     }
 }
 
@@ -326,14 +383,12 @@ static weir_status_t scan(weir_scanner_t *sc, const weir_id_t *id, const uint8_t
     c.chunk = data;
     c.chunk_abs = st->bytes;
     c.emit = 1;
+    /* Pieces bound the reports held at once. */
+    const size_t piece = 65536;
     size_t pos = 0;
-    /* Vectorscan takes at most 4 GiB per call; lines are cut well below that. */
-    const size_t max_piece = (size_t)1 << 30;
     while (pos < len && c.err == WEIR_OK) {
-        size_t rest = len - pos < max_piece ? len - pos : max_piece;
-        const uint8_t *nl = memchr(data + pos, '\n', rest);
-        size_t n = nl ? (size_t)(nl - (data + pos)) + 1 : rest;
-        scan_segment(&c, data + pos, n);
+        size_t n = len - pos < piece ? len - pos : piece;
+        scan_piece(&c, pos, pos + n);
         pos += n;
     }
     ring_append(sc->rules, st, data, pos);
@@ -443,8 +498,12 @@ static weir__stream_t *stream_clone(weir_scanner_t *sc, const weir__stream_t *sr
     }
     st->cur_slot = src->cur_slot;
     st->prev_slot = src->prev_slot;
-    if (src->prev_trace && !(st->prev_trace = weir__strdup(src->prev_trace)))
-        goto fail;
+    if (src->prev_trace) {
+        if (!(st->prev_trace = weir__malloc(&st->mem, WEIR__TRACE_MAX + 1)))
+            goto fail;
+        memcpy(st->prev_trace, src->prev_trace, WEIR__TRACE_MAX + 1);
+    }
+    st->has_prev_trace = src->has_prev_trace;
     st->line_start = src->line_start;
     st->prev_line_start = src->prev_line_start;
     if (src->nrecent) {

@@ -55,7 +55,8 @@ typedef struct weir__stream {
     char **slots; /* trace ids of lines holding matches (NULL: none) */
     size_t nslots, cap_slots;
     uint32_t cur_slot, prev_slot; /* WEIR__NO_TRACE when unassigned */
-    char *prev_trace;             /* trace id of the previous line, or NULL */
+    char *prev_trace;             /* trace id of the previous line (buffer) */
+    uint8_t has_prev_trace;
     uint64_t line_start, prev_line_start;
     /* Lines that ended while a match on them was still undecided. */
     struct weir__line {
@@ -81,6 +82,12 @@ struct weir_scanner {
     weir_string_match_t *res; /* matches of a result */
     size_t res_cap;
     uint32_t *glob_at, *globs; /* global rules per namespace (CSR) */
+    /* Vectorscan's reports for the piece of a chunk being scanned */
+    struct weir__report {
+        uint64_t to;
+        uint32_t id, seq;
+    } *reps;
+    size_t nreps, cap_reps;
 };
 
 /* What one call is working on. */
