@@ -60,18 +60,18 @@ WEIR_API const char *weir_version(void);
  * X(NAME, value, message).  WEIR_OK is 0; errors are negative and stable
  * across releases (new ones are appended).
  */
-#define WEIR_STATUS_MAP(X)                                                     \
-    X(OK, 0, "success")                                                        \
-    X(EINVAL, -1, "invalid argument")                                          \
-    X(ENOMEM, -2, "out of memory")                                             \
-    X(ECOMPILE, -3, "rules failed to compile (see diagnostics)")               \
-    X(EIO, -4, "input/output error")                                           \
-    X(EFORMAT, -5, "not a weir compiled-rules file, or the file is corrupt")   \
-    X(EVERSION, -6, "compiled by an incompatible version of weir")             \
-    X(ENOTFOUND, -7, "no such stream")                                         \
-    X(ESTOPPED, -8, "stopped by a callback")                                   \
-    X(EENGINE, -9, "the Vectorscan engine reported an error")                  \
-    X(ELIMIT, -10, "a configured limit was exceeded")                          \
+#define WEIR_STATUS_MAP(X)                                                                         \
+    X(OK, 0, "success")                                                                            \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ENOMEM, -2, "out of memory")                                                                 \
+    X(ECOMPILE, -3, "rules failed to compile (see diagnostics)")                                   \
+    X(EIO, -4, "input/output error")                                                               \
+    X(EFORMAT, -5, "not a weir compiled-rules file, or the file is corrupt")                       \
+    X(EVERSION, -6, "compiled by an incompatible version of weir")                                 \
+    X(ENOTFOUND, -7, "no such stream")                                                             \
+    X(ESTOPPED, -8, "stopped by a callback")                                                       \
+    X(EENGINE, -9, "the Vectorscan engine reported an error")                                      \
+    X(ELIMIT, -10, "a configured limit was exceeded")                                              \
     X(ESTATE, -11, "call not allowed in the current state")
 
 typedef enum weir_status {
@@ -184,8 +184,8 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_rules_save(const weir_rules_t *rule
 WEIR_API WEIR_WARN_UNUSED weir_status_t weir_rules_load(const char *path, weir_rules_t **out);
 
 /* The same two, to and from memory.  *buf is freed by the caller with free(). */
-WEIR_API WEIR_WARN_UNUSED weir_status_t weir_rules_serialize(const weir_rules_t *rules,
-                                                             void **buf, size_t *len);
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_rules_serialize(const weir_rules_t *rules, void **buf,
+                                                             size_t *len);
 WEIR_API WEIR_WARN_UNUSED weir_status_t weir_rules_deserialize(const void *buf, size_t len,
                                                                weir_rules_t **out);
 
@@ -203,21 +203,21 @@ typedef struct weir_meta {
     weir_meta_type_t type;
     const char *string; /* WEIR_META_STRING: NUL-terminated, may hold escapes' bytes */
     size_t string_len;
-    int64_t integer;    /* WEIR_META_INTEGER, and WEIR_META_BOOLEAN as 0 or 1 */
+    int64_t integer; /* WEIR_META_INTEGER, and WEIR_META_BOOLEAN as 0 or 1 */
 } weir_meta_t;
 
 /* Read-only description of one rule, owned by the rules. */
 typedef struct weir_rule_info {
-    uint32_t index;        /* 0..weir_rules_count()-1, in source order       */
-    const char *ns;        /* namespace                                      */
-    const char *name;      /* rule identifier                                */
+    uint32_t index;   /* 0..weir_rules_count()-1, in source order       */
+    const char *ns;   /* namespace                                      */
+    const char *name; /* rule identifier                                */
     const char *const *tags;
     size_t ntags;
     const weir_meta_t *meta;
     size_t nmeta;
-    int is_private;        /* private rules never produce events              */
+    int is_private; /* private rules never produce events              */
     int is_global;
-    int fires_live;        /* 1: can fire as data arrives; 0: only at close   */
+    int fires_live; /* 1: can fire as data arrives; 0: only at close   */
 } weir_rule_info_t;
 
 WEIR_API size_t weir_rules_count(const weir_rules_t *rules);
@@ -238,10 +238,10 @@ typedef struct weir_scanner weir_scanner_t;
 typedef struct weir_match_event {
     weir_id_t stream;
     const weir_rule_info_t *rule; /* namespace, name, tags, meta           */
-    uint64_t offset;    /* stream bytes received when the rule fired        */
-    uint64_t line;      /* 1-based number of the line it fired on (0 when it
-                           fired at the close of a stream with no bytes)     */
-    int at_close;       /* 1 when it fired during weir_stream_close          */
+    uint64_t offset;              /* stream bytes received when the rule fired        */
+    uint64_t line;                /* 1-based number of the line it fired on (0 when it
+                                     fired at the close of a stream with no bytes)     */
+    int at_close;                 /* 1 when it fired during weir_stream_close          */
     const char *const *trace_ids; /* distinct trace ids, in order of matches */
     size_t ntrace_ids;
 } weir_match_event_t;
@@ -255,8 +255,8 @@ typedef struct weir_string_match {
     uint32_t length;       /* bytes matched                                 */
     const uint8_t *data;   /* the first data_len matched bytes (see below)  */
     uint32_t data_len;
-    const char *trace_id;  /* trace id of the line that holds the match end */
-    int is_hex;            /* a hex string: yara prints its data as hex bytes */
+    const char *trace_id; /* trace id of the line that holds the match end */
+    int is_hex;           /* a hex string: yara prints its data as hex bytes */
 } weir_string_match_t;
 
 /* A matching rule of a stream, with its strings' matches. */
@@ -316,9 +316,8 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scan_chunk(weir_scanner_t *scanner,
  * weir_scan_chunk of the line followed by "\n".  A line must not contain '\n'
  * (WEIR_EINVAL).  Returns as weir_scan_chunk.
  */
-WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scan_line(weir_scanner_t *scanner,
-                                                       const weir_id_t *id, const void *line,
-                                                       size_t len);
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scan_line(weir_scanner_t *scanner, const weir_id_t *id,
+                                                       const void *line, size_t len);
 
 /*
  * The rules matching stream id now, with the matches found so far, as if the
@@ -327,8 +326,8 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scan_line(weir_scanner_t *scanner,
  * Returns WEIR_OK, WEIR_EINVAL, WEIR_ENOTFOUND, WEIR_ENOMEM, WEIR_ESTOPPED.
  */
 WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_results(weir_scanner_t *scanner,
-                                                            const weir_id_t *id,
-                                                            weir_result_cb cb, void *user);
+                                                            const weir_id_t *id, weir_result_cb cb,
+                                                            void *user);
 
 /*
  * Ends stream id: the data ends here.  Rules still pending fire now (match
@@ -369,8 +368,7 @@ WEIR_API size_t weir_scanner_stream_count(const weir_scanner_t *scanner);
  * Returns WEIR_OK or WEIR_EINVAL.
  */
 WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_streams(const weir_scanner_t *scanner,
-                                                             weir_id_t *ids, size_t cap,
-                                                             size_t *n);
+                                                             weir_id_t *ids, size_t cap, size_t *n);
 
 /*
  * Bytes held by all stream contexts of the scanner (stream table included), by

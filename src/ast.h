@@ -39,9 +39,9 @@ typedef enum weir__str_kind {
 #define WEIR__RE_DOTALL 0x2u /* /.../s */
 
 typedef struct weir__ast_string {
-    char *id;               /* "$a", or "$" for an anonymous string          */
+    char *id; /* "$a", or "$" for an anonymous string          */
     weir__str_kind_t kind;
-    uint8_t *value;         /* see weir__str_kind_t; NUL-terminated too      */
+    uint8_t *value; /* see weir__str_kind_t; NUL-terminated too      */
     size_t len;
     uint32_t mods;          /* WEIR__MOD_*                                   */
     uint32_t re_flags;      /* WEIR__RE_*                                    */
@@ -63,9 +63,9 @@ typedef enum weir__meta_type {
 typedef struct weir__ast_meta {
     char *key;
     weir__meta_type_t type;
-    char *string;      /* decoded, NUL-terminated (may contain NUL bytes) */
+    char *string; /* decoded, NUL-terminated (may contain NUL bytes) */
     size_t string_len;
-    int64_t integer;   /* integer, or boolean 0/1 */
+    int64_t integer; /* integer, or boolean 0/1 */
     weir__loc_t loc;
 } weir__ast_meta_t;
 
@@ -73,12 +73,12 @@ typedef struct weir__ast_meta {
 
 typedef enum weir__op {
     /* leaves */
-    WEIR__E_BOOL,      /* ival: 0 or 1                                       */
-    WEIR__E_INT,       /* ival                                               */
-    WEIR__E_TEXT,      /* text literal in a condition: text, text_len        */
+    WEIR__E_BOOL, /* ival: 0 or 1                                       */
+    WEIR__E_INT,  /* ival                                               */
+    WEIR__E_TEXT, /* text literal in a condition: text, text_len        */
     WEIR__E_FILESIZE,
-    WEIR__E_RULE,      /* ival: index of an earlier rule in weir__ast_t.rules */
-    WEIR__E_VAR,       /* ival: loop-variable slot (0 = outermost loop)      */
+    WEIR__E_RULE, /* ival: index of an earlier rule in weir__ast_t.rules */
+    WEIR__E_VAR,  /* ival: loop-variable slot (0 = outermost loop)      */
 
     /* string references: str = string index within the rule, or -1 for the
        anonymous string of an enclosing `for ... of` ($, #, @, !)            */
@@ -136,15 +136,15 @@ struct weir__expr {
     weir__op_t op;
     weir__loc_t loc;
     int64_t ival;
-    int32_t str;            /* string references, see above                    */
+    int32_t str; /* string references, see above                    */
     weir__expr_t *a, *b, *c;
-    weir__quant_t quant;    /* WEIR__E_OF, FOR_OF, FOR_IN                       */
-    uint32_t *strs;         /* string set, indices within the rule, no repeats */
+    weir__quant_t quant; /* WEIR__E_OF, FOR_OF, FOR_IN                       */
+    uint32_t *strs;      /* string set, indices within the rule, no repeats */
     size_t nstrs;
-    weir__expr_t **list;    /* FOR_IN iterator                                  */
+    weir__expr_t **list; /* FOR_IN iterator                                  */
     size_t nlist;
-    int is_range;           /* FOR_IN: 1 for (lo..hi), 0 for (a, b, c)          */
-    char *text;             /* WEIR__E_TEXT                                     */
+    int is_range; /* FOR_IN: 1 for (lo..hi), 0 for (a, b, c)          */
+    char *text;   /* WEIR__E_TEXT                                     */
     size_t text_len;
 };
 
@@ -155,8 +155,8 @@ struct weir__expr {
 
 typedef struct weir__ast_rule {
     char *name;
-    char *ns;               /* namespace name                                 */
-    uint32_t flags;         /* WEIR__RULE_*                                   */
+    char *ns;       /* namespace name                                 */
+    uint32_t flags; /* WEIR__RULE_*                                   */
     char **tags;
     size_t ntags;
     weir__ast_meta_t *meta;
@@ -164,14 +164,14 @@ typedef struct weir__ast_rule {
     weir__ast_string_t *strings;
     size_t nstrings;
     weir__expr_t *cond;
-    weir__loc_t loc;        /* of the rule name                              */
+    weir__loc_t loc; /* of the rule name                              */
 } weir__ast_rule_t;
 
 /* A parsed compilation: every rule of every source, in order. */
 typedef struct weir__ast {
     weir__ast_rule_t *rules;
     size_t nrules;
-    char **files;   /* source names, indexed by weir__loc_t.file */
+    char **files; /* source names, indexed by weir__loc_t.file */
     size_t nfiles;
     /* Source text of each file, kept so that later diagnostics can quote the
        offending line. */

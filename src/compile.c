@@ -631,9 +631,8 @@ static weir_status_t build_database(builder_t *b)
         ids[i] = (unsigned)i;
     }
     hs_compile_error_t *err = NULL;
-    hs_error_t rc =
-        hs_compile_multi(exprs, flags, ids, (unsigned)b->npats, HS_MODE_STREAM,
-                         weir__engine()->platform, &r->db, &err);
+    hs_error_t rc = hs_compile_multi(exprs, flags, ids, (unsigned)b->npats, HS_MODE_STREAM,
+                                     weir__engine()->platform, &r->db, &err);
     weir_status_t st = WEIR_OK;
     if (rc != HS_SUCCESS) {
         int at = err ? err->expression : -1;

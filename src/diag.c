@@ -60,8 +60,8 @@ static char *source_line(const char *text, size_t len, uint32_t line)
     return weir__strndup(text + i, j - i);
 }
 
-static int add(weir_diags_t *d, weir_severity_t sev, const char *file, uint32_t line,
-               uint32_t col, char *srcline, const char *fmt, va_list ap)
+static int add(weir_diags_t *d, weir_severity_t sev, const char *file, uint32_t line, uint32_t col,
+               char *srcline, const char *fmt, va_list ap)
 {
     if (sev == WEIR_SEV_ERROR && d->errors++ >= WEIR_MAX_ERRORS) {
         free(srcline);
@@ -91,8 +91,8 @@ fail:
     return -1;
 }
 
-int weir__diag_vadd(weir_diags_t *d, weir_severity_t sev, const weir__ast_t *ast,
-                    weir__loc_t loc, const char *fmt, va_list ap)
+int weir__diag_vadd(weir_diags_t *d, weir_severity_t sev, const weir__ast_t *ast, weir__loc_t loc,
+                    const char *fmt, va_list ap)
 {
     if (!d)
         return 0;
@@ -106,8 +106,8 @@ int weir__diag_vadd(weir_diags_t *d, weir_severity_t sev, const weir__ast_t *ast
     return add(d, sev, file, loc.line, loc.column, src, fmt, ap);
 }
 
-int weir__diag_add(weir_diags_t *d, weir_severity_t sev, const weir__ast_t *ast,
-                   weir__loc_t loc, const char *fmt, ...)
+int weir__diag_add(weir_diags_t *d, weir_severity_t sev, const weir__ast_t *ast, weir__loc_t loc,
+                   const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -14,8 +14,8 @@ const char *weir_version(void)
 const char *weir_strerror(weir_status_t status)
 {
     switch (status) {
-#define WEIR__STATUS_CASE(name, value, msg)                                                    \
-    case WEIR_##name:                                                                          \
+#define WEIR__STATUS_CASE(name, value, msg)                                                        \
+    case WEIR_##name:                                                                              \
         return msg;
         WEIR_STATUS_MAP(WEIR__STATUS_CASE)
 #undef WEIR__STATUS_CASE

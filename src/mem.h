@@ -29,7 +29,7 @@ void *weir__memdup(const void *p, size_t n);
  */
 int weir__grow(weir__mem_t *acct, void **pp, size_t *cap, size_t need, size_t elem);
 
-#define WEIR__GROW(acct, arr, cap, need)                                                   \
+#define WEIR__GROW(acct, arr, cap, need)                                                           \
     weir__grow((acct), (void **)&(arr), &(cap), (need), sizeof(*(arr)))
 
 #endif /* WEIR_MEM_H */

@@ -24,45 +24,45 @@ typedef enum weir__vkind { WEIR__V_FIXED = 0, WEIR__V_VM = 1 } weir__vkind_t;
 
 /* One Vectorscan pattern: the ascii or the wide form of a string. */
 typedef struct weir__variant {
-    uint32_t string;    /* global string index */
-    uint8_t kind;       /* weir__vkind_t */
-    uint8_t wide;       /* the wide form */
-    uint8_t lookahead;  /* bytes after the match end needed to decide it */
+    uint32_t string;   /* global string index */
+    uint8_t kind;      /* weir__vkind_t */
+    uint8_t wide;      /* the wide form */
+    uint8_t lookahead; /* bytes after the match end needed to decide it */
     uint8_t pad;
-    uint32_t len;       /* FIXED: match length */
-    uint32_t limit;     /* VM: longest match */
-    weir__re_t *re;     /* VM program (NULL for FIXED) */
+    uint32_t len;   /* FIXED: match length */
+    uint32_t limit; /* VM: longest match */
+    weir__re_t *re; /* VM program (NULL for FIXED) */
 } weir__variant_t;
 
 /* A rule's string. */
 typedef struct weir__string {
-    char *id;             /* "$a" */
-    uint32_t rule;        /* global rule index */
-    uint32_t mods;        /* WEIR__MOD_* */
-    uint32_t kind;        /* weir__str_kind_t */
+    char *id;      /* "$a" */
+    uint32_t rule; /* global rule index */
+    uint32_t mods; /* WEIR__MOD_* */
+    uint32_t kind; /* weir__str_kind_t */
     uint32_t first_variant, nvariants;
-    uint8_t *text;        /* literal strings: the bytes (ascii form) */
+    uint8_t *text; /* literal strings: the bytes (ascii form) */
     uint32_t text_len;
-    uint32_t max_len;     /* longest possible match */
-    uint8_t literal;      /* a fixed byte string (YARA's STRING_FLAGS_LITERAL) */
-    uint8_t fits;         /* YARA's FITS_IN_ATOM: its ascii and wide forms are
-                             checked independently */
-    uint8_t has_fixed;    /* YARA's FIXED_OFFSET: every reference is `at` one
-                             constant, so only a match there counts */
+    uint32_t max_len;  /* longest possible match */
+    uint8_t literal;   /* a fixed byte string (YARA's STRING_FLAGS_LITERAL) */
+    uint8_t fits;      /* YARA's FITS_IN_ATOM: its ascii and wide forms are
+                          checked independently */
+    uint8_t has_fixed; /* YARA's FIXED_OFFSET: every reference is `at` one
+                          constant, so only a match there counts */
     int64_t fixed;
 } weir__string_t;
 
 /* A rule. */
 typedef struct weir__rule {
-    weir_rule_info_t info;     /* public view; owns its strings */
-    char **tags;               /* owned; info.tags points here */
-    weir_meta_t *meta;         /* owned; info.meta points here */
+    weir_rule_info_t info; /* public view; owns its strings */
+    char **tags;           /* owned; info.tags points here */
+    weir_meta_t *meta;     /* owned; info.meta points here */
     uint32_t first_string, nstrings;
-    uint32_t entry;            /* condition entry in code */
-    uint32_t ns_index;         /* namespace number */
+    uint32_t entry;    /* condition entry in code */
+    uint32_t ns_index; /* namespace number */
     uint8_t is_global;
-    uint8_t live;              /* may fire before close */
-    uint8_t has_strings;       /* condition references any string */
+    uint8_t live;        /* may fire before close */
+    uint8_t has_strings; /* condition references any string */
 } weir__rule_t;
 
 struct weir_rules {
@@ -73,8 +73,8 @@ struct weir_rules {
     weir__variant_t *variants; /* indexed by Vectorscan pattern id */
     uint32_t nvariants;
     weir__code_t code;
-    hs_database_t *db;         /* NULL when no rule has strings */
-    uint32_t history;          /* bytes of history a stream keeps */
+    hs_database_t *db; /* NULL when no rule has strings */
+    uint32_t history;  /* bytes of history a stream keeps */
 
     /* rule -> later rules to re-evaluate when it becomes true (they reference
        it, or it is global in their namespace): deps[dep_at[r] .. dep_at[r+1]) */

@@ -361,8 +361,7 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         v->lookahead = get_u8(in);
         v->len = get_u32(in);
         v->limit = get_u32(in);
-        if (get_u8(in) && !in->bad &&
-            weir__re_deserialize(in->p, in->n, &in->pos, &v->re) != 0)
+        if (get_u8(in) && !in->bad && weir__re_deserialize(in->p, in->n, &in->pos, &v->re) != 0)
             in->bad = 1;
         if (v->string >= r->nstrings || v->kind > WEIR__V_VM || v->lookahead > 2 ||
             (v->kind == WEIR__V_VM && !v->re) || v->len > r->strings[v->string].max_len ||

@@ -3,8 +3,8 @@
  * by line through Vectorscan, line ends (trace ids, live evaluation), the
  * history ring, and closing streams.
  */
-#include "engine.h"
 #include "scanner.h"
+#include "engine.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -327,9 +327,9 @@ static void scan_piece(weir__scan_t *c, size_t from, size_t to)
     const uint8_t *data = c->chunk;
     sc->nreps = 0;
     if (st->hs) {
-        hs_error_t rc = weir__engine()->scan_stream(st->hs, (const char *)data + from,
-                                                    (unsigned)(to - from), 0, sc->scratch,
-                                                    on_collect, c);
+        hs_error_t rc =
+            weir__engine()->scan_stream(st->hs, (const char *)data + from, (unsigned)(to - from), 0,
+                                        sc->scratch, on_collect, c);
         if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED && c->err == WEIR_OK)
             c->err = WEIR_EENGINE;
     }
@@ -364,8 +364,7 @@ static void scan_piece(weir__scan_t *c, size_t from, size_t to)
     }
 }
 
-static weir_status_t scan(weir_scanner_t *sc, const weir_id_t *id, const uint8_t *data,
-                          size_t len)
+static weir_status_t scan(weir_scanner_t *sc, const weir_id_t *id, const uint8_t *data, size_t len)
 {
     weir__stream_t *st = weir__table_get(&sc->table, id);
     if (!st) {
@@ -397,16 +396,14 @@ static weir_status_t scan(weir_scanner_t *sc, const weir_id_t *id, const uint8_t
     return c.stopped ? WEIR_ESTOPPED : WEIR_OK;
 }
 
-weir_status_t weir_scan_chunk(weir_scanner_t *sc, const weir_id_t *id, const void *data,
-                              size_t len)
+weir_status_t weir_scan_chunk(weir_scanner_t *sc, const weir_id_t *id, const void *data, size_t len)
 {
     if (!sc || !id || (!data && len))
         return WEIR_EINVAL;
     return scan(sc, id, data, len);
 }
 
-weir_status_t weir_scan_line(weir_scanner_t *sc, const weir_id_t *id, const void *line,
-                             size_t len)
+weir_status_t weir_scan_line(weir_scanner_t *sc, const weir_id_t *id, const void *line, size_t len)
 {
     if (!sc || !id || (!line && len) || (len && memchr(line, '\n', len)))
         return WEIR_EINVAL;
@@ -435,8 +432,7 @@ static void finish(weir__scan_t *c)
     weir__settle(c);
     if (st->bytes > st->line_start) {
         const char *t = weir__trace_end_line(&st->trace);
-        if (st->cur_slot != WEIR__NO_TRACE && t &&
-            !(st->slots[st->cur_slot] = copy_trace(st, t)))
+        if (st->cur_slot != WEIR__NO_TRACE && t && !(st->slots[st->cur_slot] = copy_trace(st, t)))
             c->err = WEIR_ENOMEM;
     }
 }
@@ -595,8 +591,7 @@ size_t weir_scanner_stream_count(const weir_scanner_t *sc)
     return sc ? sc->table.count : 0;
 }
 
-weir_status_t weir_scanner_streams(const weir_scanner_t *sc, weir_id_t *ids, size_t cap,
-                                   size_t *n)
+weir_status_t weir_scanner_streams(const weir_scanner_t *sc, weir_id_t *ids, size_t cap, size_t *n)
 {
     if (!sc || !n || (!ids && cap))
         return WEIR_EINVAL;

@@ -19,7 +19,7 @@
 enum { WEIR__P_REPORT = 0, WEIR__P_START = 1 };
 
 typedef struct weir__pend {
-    uint64_t pos;     /* REPORT: end offset; START: start offset */
+    uint64_t pos; /* REPORT: end offset; START: start offset */
     uint32_t variant;
     uint32_t type;
 } weir__pend_t;
@@ -63,7 +63,7 @@ typedef struct weir__stream {
         uint64_t start, end;
         char *trace;
         uint32_t slot;
-    } *recent;
+    } * recent;
     size_t nrecent, cap_recent;
     uint8_t too_many;
 } weir__stream_t;
@@ -86,7 +86,7 @@ struct weir_scanner {
     struct weir__report {
         uint64_t to;
         uint32_t id, seq;
-    } *reps;
+    } * reps;
     size_t nreps, cap_reps;
 };
 
@@ -96,16 +96,16 @@ typedef struct weir__scan {
     weir__stream_t *st;
     const uint8_t *chunk; /* the caller's bytes, chunk[0] at offset chunk_abs */
     uint64_t chunk_abs;
-    uint64_t wend;        /* bytes usable: [.., wend) */
-    int at_end;           /* the stream ends at wend */
-    int emit;             /* deliver events */
-    int stopped;          /* the callback asked to stop */
+    uint64_t wend; /* bytes usable: [.., wend) */
+    int at_end;    /* the stream ends at wend */
+    int emit;      /* deliver events */
+    int stopped;   /* the callback asked to stop */
     weir_status_t err;
 } weir__scan_t;
 
 /* match.c */
-int weir__on_report(unsigned id, unsigned long long from, unsigned long long to,
-                    unsigned flags, void *ctx);
+int weir__on_report(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx);
 /* Processes pending reports and VM starts that the bytes up to c->wend decide. */
 void weir__settle(weir__scan_t *c);
 /* Contiguous bytes [lo, hi) of the stream (hi <= c->wend), or NULL. */

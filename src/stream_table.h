@@ -32,7 +32,7 @@ void *weir__table_del(weir__table_t *t, const weir_id_t *id);
 void weir__table_free(weir__table_t *t);
 
 /* Iteration: i from 0 while < t->cap; entries whose value is live. */
-#define WEIR__TABLE_LIVE(t, i)                                                               \
+#define WEIR__TABLE_LIVE(t, i)                                                                     \
     ((t)->slots[i].value != NULL && (t)->slots[i].value != WEIR__TOMBSTONE)
 
 #endif /* WEIR_STREAM_TABLE_H */

@@ -18,9 +18,9 @@
 typedef struct weir__trace {
     uint8_t in_quote, escape, have_last;
     uint16_t cur_len, last_len;
-    uint32_t seen;  /* bytes of the current line looked at */
-    char *cur;      /* the quoted string being read (WEIR__TRACE_MAX), lazily allocated */
-    char *last;     /* the last complete one on this line                   */
+    uint32_t seen; /* bytes of the current line looked at */
+    char *cur;     /* the quoted string being read (WEIR__TRACE_MAX), lazily allocated */
+    char *last;    /* the last complete one on this line                   */
 } weir__trace_t;
 
 /* Feeds bytes of the current line (no '\n' among them). Looks at no more
