@@ -23,7 +23,7 @@ CFLAGS     ?= -O2 -g
 WARNINGS   := -std=c11 -Wall -Wextra -Werror
 ALL_CFLAGS := $(WARNINGS) $(CFLAGS) -Iinclude -Isrc $(DEP_CFLAGS)
 LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden
-LDLIBS     := $(DEP_LIBS) -lm
+LDLIBS     := $(DEP_LIBS) -lm -pthread
 
 # Sanitized builds of the library and tests, one directory per flavour.
 SAN_asan   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -68,7 +68,7 @@ build/examples/%: examples/%.c include/weir.h build/libweir.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< build/libweir.a $(LDLIBS)
 
-build/bench/%: bench/%.c include/weir.h build/libweir.a
+build/bench/%: bench/%.c include/weir.h $(wildcard src/*.h) build/libweir.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< build/libweir.a $(LDLIBS)
 
@@ -134,7 +134,8 @@ build/weir.pc: include/weir.h Makefile
 	  'includedir=$(INCLUDEDIR:$(PREFIX)%=$${prefix}%)' '' \
 	  'Name: weir' 'Description: YARA rules over many concurrent chunked streams' \
 	  'Version: $(VERSION)' 'Requires.private: $(DEPS_PC)' \
-	  'Libs: -L$${libdir} -lweir' 'Cflags: -I$${includedir}' > $@
+	  'Libs: -L$${libdir} -lweir' 'Libs.private: -lm -pthread' \
+	  'Cflags: -I$${includedir}' > $@
 
 install: all build/weir.pc
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
