@@ -122,31 +122,35 @@ static void add_match(weir__scan_t *c, uint32_t s, uint64_t p, uint32_t len)
 }
 
 /*
- * YARA's fullword test on [p, e): no alphanumeric byte next to either end
- * (for wide strings, no alphanumeric followed by a zero byte).  Bytes past
- * the end of the stream do not exist.
+ * YARA's fullword test on [p, e) with the bytes b = [lo, hi) of the stream
+ * (hi: the end of the stream when the test needs bytes after e): no
+ * alphanumeric byte next to either end (for wide strings, no alphanumeric
+ * followed by a zero byte).  Bytes past the end of the stream do not exist.
  */
-static int fullword_ok(weir__scan_t *c, uint64_t p, uint64_t e, int wide)
+static int fullword_in(const uint8_t *b, uint64_t lo, uint64_t hi, uint64_t p, uint64_t e, int wide)
 {
-    uint64_t lo = p >= 2 ? p - 2 : 0;
-    uint64_t hi = e + 2 < c->wend ? e + 2 : c->wend;
-    const uint8_t *b = weir__view(c, lo, hi);
-    if (!b)
-        return 0;
-#define AT(x) b[(x) - lo]
+#define AT(x) b[(x)-lo]
     if (!wide) {
-        if (p >= 1 && is_alnum(AT(p - 1)))
+        if (p >= lo + 1 && is_alnum(AT(p - 1)))
             return 0;
         if (e < hi && is_alnum(AT(e)))
             return 0;
     } else {
-        if (p >= 2 && AT(p - 1) == 0 && is_alnum(AT(p - 2)))
+        if (p >= lo + 2 && AT(p - 1) == 0 && is_alnum(AT(p - 2)))
             return 0;
         if (e + 1 < hi && AT(e + 1) == 0 && is_alnum(AT(e)))
             return 0;
     }
 #undef AT
     return 1;
+}
+
+static int fullword_ok(weir__scan_t *c, uint64_t p, uint64_t e, int wide)
+{
+    uint64_t lo = p >= 2 ? p - 2 : 0;
+    uint64_t hi = e + 2 < c->wend ? e + 2 : c->wend;
+    const uint8_t *b = weir__view(c, lo, hi);
+    return b ? fullword_in(b, lo, hi, p, e, wide) : 0;
 }
 
 /* Whether the ascii form of text string s matches at p (YARA tries it first). */
@@ -232,8 +236,8 @@ static void process_report(weir__scan_t *c, uint32_t vi, uint64_t e)
     if (!b)
         return;
     back_ctx_t bc = {c, vi, lo};
-    weir__re_backward(v->re, b, (size_t)(hi - lo), (size_t)(e - lo), lo,
-                      c->at_end && hi == c->wend, on_start, &bc);
+    weir__re_backward(v->re, b, (size_t)(hi - lo), (size_t)(e - lo), lo, c->at_end && hi == c->wend,
+                      on_start, &bc);
 }
 
 int weir__on_report(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
@@ -248,6 +252,27 @@ int weir__on_report(unsigned id, unsigned long long from, unsigned long long to,
     else
         push_pend(c, WEIR__P_REPORT, id, to);
     return c->err != WEIR_OK;
+}
+
+typedef struct fw_ctx {
+    weir__scan_t *c;
+    const uint8_t *b; /* the window [lo, hi) the matcher reads */
+    uint64_t lo, hi, p;
+    int wide;
+    uint32_t lookahead;
+} fw_ctx_t;
+
+/* The fullword test on one candidate match of a VM string: -1 until its next bytes are here.
+   It reads the matcher's own window (another weir__view would overwrite it). */
+static int fullword_accept(uint32_t len, void *user)
+{
+    fw_ctx_t *f = user;
+    uint64_t e = f->p + len;
+    if (!f->c->at_end && e + f->lookahead > f->c->wend)
+        return -1;
+    if (e + 2 > f->hi && f->hi < f->c->wend)
+        return -1; /* cannot happen: the window reaches past the longest match */
+    return fullword_in(f->b, f->lo, f->hi, f->p, e, f->wide);
 }
 
 /* Decides a VM start if the bytes allow: 1 when done with it, 0 to keep it. */
@@ -268,17 +293,14 @@ static int settle_start(weir__scan_t *c, const weir__pend_t *pd)
         return 1;
     uint32_t len = 0;
     int at_end = c->at_end && hi == c->wend;
-    int rc = weir__re_forward(v->re, b, (size_t)(hi - lo), (size_t)(p - lo), lo, at_end, &len);
+    fw_ctx_t fw = {c, b, lo, hi, p, v->wide, v->lookahead};
+    int rc = weir__re_forward_if(v->re, b, (size_t)(hi - lo), (size_t)(p - lo), lo, at_end,
+                                 (s->mods & WEIR__MOD_FULLWORD) ? fullword_accept : NULL, &fw,
+                                 c->sc->memo, &len);
     if (rc == WEIR__RE_MORE)
         return hi < c->wend ? 1 : 0;
     if (rc != WEIR__RE_MATCH || len == 0)
         return 1; /* YARA never reports an empty match */
-    if (s->mods & WEIR__MOD_FULLWORD) {
-        if (!c->at_end && p + len + v->lookahead > c->wend)
-            return 0;
-        if (!fullword_ok(c, p, p + len, v->wide))
-            return 1;
-    }
     add_match(c, v->string, p, len);
     return 1;
 }
@@ -288,6 +310,10 @@ void weir__settle(weir__scan_t *c)
     weir__stream_t *st = c->st;
     if (!st->npend)
         return;
+    /* The memo holds this stream's bytes' answers: start afresh (NULL: run without it). */
+    if (!c->sc->memo)
+        c->sc->memo = weir__re_memo_new();
+    weir__re_memo_clear(c->sc->memo);
     /* Reports first: they may add starts.  Indices, since the array may grow. */
     for (size_t i = 0; i < st->npend && c->err == WEIR_OK; i++) {
         weir__pend_t pd = st->pend[i];

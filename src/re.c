@@ -18,8 +18,10 @@
 rnode_t *weir__rn_new(uint8_t type)
 {
     rnode_t *n = weir__calloc(NULL, 1, sizeof(*n));
-    if (n)
+    if (n) {
         n->type = type;
+        n->fref = n->bref = -1;
+    }
     return n;
 }
 
@@ -100,7 +102,13 @@ static rnode_t *byte_node(unsigned c, int nocase)
     set_add(set, c);
     if (nocase)
         set_add(set, altercase(c));
-    return set_node(set);
+    rnode_t *n = set_node(set);
+    if (n) {
+        n->yk = YK_BYTE;
+        n->yval = (uint8_t)c;
+        n->ymask = 0xff;
+    }
+    return n;
 }
 
 static rnode_t *any_node(int dotall)
@@ -109,7 +117,10 @@ static rnode_t *any_node(int dotall)
     memset(set, 0xff, 32);
     if (!dotall)
         set[10 >> 3] &= (uint8_t) ~(1u << (10 & 7));
-    return set_node(set);
+    rnode_t *n = set_node(set);
+    if (n)
+        n->yk = YK_BYTE; /* YARA's RE_NODE_ANY: an atom byte with mask 0 */
+    return n;
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -433,6 +444,8 @@ static rnode_t *parse_single(parser_t *p)
             return fail(p, at, "syntax error, unbalanced parenthesis");
         }
         p->i++;
+        if (n->type == RN_SET && n->jump == 2)
+            n->jump = 0; /* YARA sees (.) as a concatenation: (.){n,m} is no RANGE_ANY */
         return n;
     }
     case '.': {
@@ -500,6 +513,8 @@ static rnode_t *parse_repeat(parser_t *p)
     uint32_t min, max;
     size_t qat = p->i;
     c = p->s[p->i];
+    /* YARA: e* STAR, e+ PLUS, e? and e{n,m} RANGE, but .? and .{n,m} RANGE_ANY. */
+    uint8_t yform = c == '*' ? YF_STAR : c == '+' ? YF_PLUS : n->jump == 2 ? YF_ANYRANGE : YF_RANGE;
     if (c == '*' || c == '+' || c == '?') {
         min = c == '+' ? 1 : 0;
         max = c == '?' ? 1 : WEIR__RE_UNBOUNDED;
@@ -541,6 +556,7 @@ static rnode_t *parse_repeat(parser_t *p)
     r->min = min;
     r->max = max;
     r->greedy = (uint8_t)greedy;
+    r->yform = yform;
     return r;
 }
 
@@ -639,10 +655,11 @@ int weir__re_parse_regex(const uint8_t *src, size_t len, uint32_t flags, weir__r
         return -1;
     /* YARA splits a regex at a lazy .{n,m}? with a bound over 200 inside its top-level
        concatenation (not first, not last) and chains the pieces; the gap then matches any byte,
-       \n included.  We keep one regex with that gap made "any byte" and lazy. */
+       \n included.  We keep one regex with that gap made "any byte" and lazy.  Only .{n,m}?
+       (RANGE_ANY) chains: .*? and .+? keep excluding \n. */
     for (uint32_t i = 1; root->type == RN_CAT && i + 1 < root->nkids; i++) {
         rnode_t *k = root->kids[i];
-        if (k->type == RN_REP && !k->greedy && k->kids[0]->jump == 2 &&
+        if (k->type == RN_REP && !k->greedy && k->yform == YF_ANYRANGE &&
             (k->min > WEIR__RE_CHAINING_THRESHOLD || k->max > WEIR__RE_CHAINING_THRESHOLD)) {
             memset(k->kids[0]->set, 0xff, 32);
             k->jump = 1;
@@ -749,6 +766,7 @@ static rnode_t *hex_jump(parser_t *p)
     r->max = unbounded ? WEIR__RE_UNBOUNDED : (uint32_t)hi;
     r->greedy = 0;
     r->jump = 1;
+    r->yform = YF_ANYRANGE;
     return r;
 }
 
@@ -781,7 +799,14 @@ static rnode_t *hex_byte(parser_t *p)
         if (((c & mask) == val) != neg)
             set_add(set, c);
     rnode_t *n = set_node(set);
-    return n ? n : oom(p);
+    if (!n)
+        return oom(p);
+    if (!neg) { /* RE_NODE_LITERAL, _MASKED_LITERAL or _ANY: usable in atoms */
+        n->yk = YK_BYTE;
+        n->yval = (uint8_t)val;
+        n->ymask = (uint8_t)mask;
+    }
+    return n;
 }
 
 static rnode_t *hex_alts(parser_t *p);
@@ -918,6 +943,11 @@ static rnode_t *rn_copy(const rnode_t *n, int widen)
     c->greedy = n->greedy;
     c->wide = (uint8_t)(n->wide | ((n->type == RN_WB || n->type == RN_NWB) && widen));
     c->jump = n->jump;
+    c->yk = n->yk;
+    c->yval = n->yval;
+    c->ymask = n->ymask;
+    c->yform = n->yform;
+    c->wz = n->wz;
     c->min = n->min;
     c->max = n->max;
     memcpy(c->set, n->set, 32);
@@ -934,6 +964,7 @@ static rnode_t *rn_copy(const rnode_t *n, int widen)
             weir__rn_free(cat);
             return NULL;
         }
+        cat->kids[1]->wz = 1; /* YARA matches wide strings with the same code and atoms */
         return cat;
     }
     return c;
@@ -953,6 +984,7 @@ void weir__re_free(weir__re_t *re)
         return;
     weir__rn_free(re->root);
     free(re->lit);
+    free(re->atoms);
     weir__rprog_free(&re->fwd);
     weir__rprog_free(&re->bwd);
     free(re);
@@ -970,7 +1002,7 @@ uint32_t weir__re_max_len(const weir__re_t *re)
 
 uint32_t weir__re_limit(const weir__re_t *re)
 {
-    return re->max_len < WEIR__RE_SCAN_LIMIT ? re->max_len : WEIR__RE_SCAN_LIMIT;
+    return re->limit;
 }
 
 int weir__re_needs_context(const weir__re_t *re)
@@ -1089,8 +1121,11 @@ int weir__re_finish(weir__re_t *re)
     }
     literal_of(re);
     if (weir__rprog_compile(&re->fwd, re->root, 0) < 0 ||
-        weir__rprog_compile(&re->bwd, re->root, 1) < 0)
+        weir__rprog_compile(&re->bwd, re->root, 1) < 0 || weir__re_atoms(re) < 0)
         return -1;
+    /* YARA limits the backward and the forward part to RE_SCAN_LIMIT bytes each. */
+    uint64_t lim = (uint64_t)re->maxb + WEIR__RE_SCAN_LIMIT;
+    re->limit = re->max_len < lim ? re->max_len : (uint32_t)lim;
     return 0;
 }
 
@@ -1239,7 +1274,7 @@ char *weir__re_to_hs(const weir__re_t *re, unsigned *hs_flags)
 
 /* ---- serialization ------------------------------------------------------- */
 
-#define RE_MAGIC "WRe1"
+#define RE_MAGIC "WRe2"
 
 static int put(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
 {
@@ -1258,8 +1293,9 @@ static int put32(uint8_t **buf, size_t *len, size_t *cap, uint32_t v)
 
 static int ser_node(const rnode_t *n, uint8_t **buf, size_t *len, size_t *cap)
 {
-    uint8_t h[4] = {n->type, n->greedy, n->wide, n->jump};
-    if (put(buf, len, cap, h, 4) < 0 || put32(buf, len, cap, n->min) < 0 ||
+    uint8_t h[8] = {n->type, n->greedy, n->wide,  n->jump,
+                    n->yk,   n->yval,   n->ymask, (uint8_t)(n->yform | n->wz << 4)};
+    if (put(buf, len, cap, h, 8) < 0 || put32(buf, len, cap, n->min) < 0 ||
         put32(buf, len, cap, n->max) < 0 || put32(buf, len, cap, n->nkids) < 0)
         return -1;
     if (n->type == RN_SET && put(buf, len, cap, n->set, 32) < 0)
@@ -1290,10 +1326,11 @@ static int get32(const uint8_t *buf, size_t len, size_t *pos, uint32_t *v)
 
 static rnode_t *de_node(const uint8_t *buf, size_t len, size_t *pos, int depth)
 {
-    if (depth > MAX_DEPTH * 2 || len - *pos < 16)
+    if (depth > MAX_DEPTH * 2 || len - *pos < 20)
         return NULL;
     const uint8_t *h = buf + *pos;
-    if (h[0] < RN_SET || h[0] > RN_REP || h[1] > 1 || h[2] > 1 || h[3] > 2)
+    if (h[0] < RN_SET || h[0] > RN_REP || h[1] > 1 || h[2] > 1 || h[3] > 2 || h[4] > YK_BYTE ||
+        (h[7] & 15) > YF_ANYRANGE || h[7] >> 4 > 1)
         return NULL;
     rnode_t *n = weir__rn_new(h[0]);
     if (!n)
@@ -1301,10 +1338,14 @@ static rnode_t *de_node(const uint8_t *buf, size_t len, size_t *pos, int depth)
     n->greedy = h[1];
     n->wide = h[2];
     n->jump = h[3];
-    *pos += 4;
+    n->yk = h[4];
+    n->yval = h[5];
+    n->ymask = h[6];
+    n->yform = h[7] & 15;
+    n->wz = h[7] >> 4;
+    *pos += 8;
     uint32_t nk = 0;
-    if (get32(buf, len, pos, &n->min) || get32(buf, len, pos, &n->max) ||
-        get32(buf, len, pos, &nk))
+    if (get32(buf, len, pos, &n->min) || get32(buf, len, pos, &n->max) || get32(buf, len, pos, &nk))
         goto bad;
     if (n->type == RN_SET) {
         if (len - *pos < 32)
@@ -1316,7 +1357,7 @@ static rnode_t *de_node(const uint8_t *buf, size_t len, size_t *pos, int depth)
     if ((n->type == RN_REP && (nk != 1 || n->min > n->max)) ||
         ((n->type == RN_CAT || n->type == RN_ALT) && nk == 0) ||
         (n->type != RN_REP && n->type != RN_CAT && n->type != RN_ALT && nk != 0) ||
-        nk > (len - *pos) / 16)
+        nk > (len - *pos) / 20)
         goto bad;
     for (uint32_t i = 0; i < nk; i++) {
         rnode_t *k = de_node(buf, len, pos, depth + 1);

@@ -3,8 +3,28 @@
  * Vectorscan pattern text, and an exact matcher that reproduces YARA's match lengths.
  *
  * How the scanner uses it: Vectorscan (streaming) reports end offsets; weir__re_backward finds
- * every start p of a match ending there, weir__re_forward gives YARA's length from p.  YARA
- * never reports empty matches; the matcher may return a zero length, which callers drop.
+ * every start p of a match ending there, weir__re_forward gives YARA's length from p (or says
+ * YARA reports nothing at p).  YARA never reports empty matches; the matcher may return a zero
+ * length, which callers drop.
+ *
+ * YARA's semantics are those of its atoms (re_atoms.c replays libyara/atoms.c 4.2): YARA picks
+ * one literal of up to 4 bytes per alternative, and at each occurrence i of an atom (in the
+ * order its Aho-Corasick automaton reports them: by end offset, longer atoms first) runs the
+ * code from the atom forwards (one length f, by priority) and the code before it backwards,
+ * exhaustively (every start p); (p, i - p + f) is kept unless p already has a match, which a
+ * regex with a greedy quantifier replaces.  So an alternative whose atom ends first wins
+ * (/a|[^a]c./ on "Ac." is 0:1), an optional item at the start of the regex or of the atom's
+ * code becomes mandatory (/b?[ab]{2}/ finds "bab", never "ab"), and each part may span
+ * WEIR__RE_SCAN_LIMIT bytes (a match up to twice that).
+ *
+ * Known gaps: (1) hex strings with a jump over 200 or unbounded ([n-], [-]) and regexes with a
+ * lazy .{n,m}? over 200: YARA splits them into chained strings, matched piece by piece (the
+ * length comes from the first tail match found in atom order); weir matches them as one regex
+ * with a lazy gap, so a length (rarely the presence of a match) may differ.  (2) Among atoms
+ * with the same bytes ending at the same offset, YARA's order also depends on the case
+ * variants generated for nocase strings; weir uses the order of plain strings.  (3) YARA's
+ * fiber limit (1024) aborts a scan with an error; weir matches on.  (4) Atom quality follows
+ * libyara 4.x's heuristic; a custom atom quality table (yara -a) is not modelled.
  *
  * Thread safety: a weir__re_t is immutable after parsing; every function taking a const
  * weir__re_t may be called from many threads at once (the matcher allocates its own state).
@@ -52,7 +72,8 @@ void weir__re_free(weir__re_t *re);
 /* Shortest and longest match length in bytes (longest: WEIR__RE_UNBOUNDED when unbounded). */
 uint32_t weir__re_min_len(const weir__re_t *re);
 uint32_t weir__re_max_len(const weir__re_t *re);
-/* Longest match YARA can report: min(max_len, WEIR__RE_SCAN_LIMIT). */
+/* Longest match YARA can report: min(max_len, longest backward part + WEIR__RE_SCAN_LIMIT),
+   the backward part (before the atom) being capped at WEIR__RE_SCAN_LIMIT too. */
 uint32_t weir__re_limit(const weir__re_t *re);
 /* 1 if a match may depend on bytes just before its start or after its end (\b \B ^ $). */
 int weir__re_needs_context(const weir__re_t *re);
@@ -83,12 +104,30 @@ char *weir__re_to_hs(const weir__re_t *re, unsigned *hs_flags);
 enum { WEIR__RE_NOMATCH = 0, WEIR__RE_MATCH = 1, WEIR__RE_MORE = 2 };
 
 /*
- * YARA's match starting exactly at buf[start]: its length by YARA's priorities (greedy/lazy,
- * alternation order), at most weir__re_limit(re) bytes.  WEIR__RE_MORE when the answer could
- * still change with bytes after buf[len) (only when !at_end).  *match_len set on MATCH.
+ * YARA's match starting exactly at buf[start], by the atom model above: NOMATCH when YARA
+ * reports nothing there, else its length (at most weir__re_limit(re) bytes).  It reads at most
+ * weir__re_limit(re) bytes after start, plus two for \b and $.  WEIR__RE_MORE when the answer
+ * could still change with bytes after buf[len) (only when !at_end).  *match_len set on MATCH.
  */
 int weir__re_forward(const weir__re_t *re, const uint8_t *buf, size_t len, size_t start,
                      uint64_t base, int at_end, uint32_t *match_len);
+/* The same, keeping only candidates accept(len, user) takes (YARA checks "fullword" on each
+   candidate before recording it, so a rejected one leaves the start to a later one).  accept
+   returns 1 to keep, 0 to reject, -1 when it needs bytes after buf[len). */
+typedef struct weir__re_memo weir__re_memo_t;
+int weir__re_forward_if(const weir__re_t *re, const uint8_t *buf, size_t len, size_t start,
+                        uint64_t base, int at_end, int (*accept)(uint32_t len, void *user),
+                        void *user, weir__re_memo_t *memo, uint32_t *match_len);
+
+/*
+ * A memo of atom occurrences for weir__re_forward_if (may be NULL): the forward length and the
+ * starts reached backwards from each occurrence, keyed by regex, atom and absolute offset, so
+ * that deciding many starts of one window costs one run per occurrence, as in YARA.  Valid only
+ * while the bytes at those offsets stay the same (one stream): clear it between streams.
+ */
+weir__re_memo_t *weir__re_memo_new(void);
+void weir__re_memo_clear(weir__re_memo_t *m);
+void weir__re_memo_free(weir__re_memo_t *m);
 
 /*
  * Every start p, end - limit <= p <= end, such that buf[p..end) matches re.  cb(p, user) once

@@ -54,20 +54,31 @@ static int set_single(const uint8_t *set, unsigned *one)
     return n == 1;
 }
 
-static int comp(rprog_t *p, const rnode_t *n, int bw, uint32_t depth);
+/* YARA's EMIT_DONT_SET_FORWARDS_CODE / _BACKWARDS_CODE: copies of a node inside a repeat
+   loop never become an atom's entry point. */
+#define DS_F 1
+#define DS_B 2
 
-/* e{min,max} laid out as YARA does: prolog, counted loop, split, epilog. */
-static int comp_range(rprog_t *p, const rnode_t *n, int bw, uint32_t depth)
+static int comp(rprog_t *p, rnode_t *n, int bw, uint32_t depth, int fl, int32_t *ref);
+
+/* e{min,max} laid out as YARA does: prolog, counted loop, split, epilog.  *ref: where YARA's
+   forward code for the node starts (the prolog's, else the loop's, else the epilog's). */
+static int comp_range(rprog_t *p, rnode_t *n, int bw, uint32_t depth, int fl, int32_t *ref)
 {
-    const rnode_t *e = n->kids[0];
+    rnode_t *e = n->kids[0];
     uint32_t mn = n->min, mx = n->max;
     int unb = mx == WEIR__RE_UNBOUNDED;
     int prolog = mn > 0;
     int repeat = unb || mx > mn + 1 || mx > 2;
     int split = unb || mx > mn;
     int epilog = unb || mx > mn || mx > 1;
-    if (prolog && comp(p, e, bw, depth) < 0)
-        return -1;
+    int32_t r;
+    *ref = -1;
+    if (prolog) {
+        if (comp(p, e, bw, depth, fl, &r) < 0)
+            return -1;
+        *ref = r;
+    }
     if (repeat) {
         uint32_t rmin = mn, rmax = mx;
         if (prolog) {
@@ -85,10 +96,12 @@ static int comp_range(rprog_t *p, const rnode_t *n, int bw, uint32_t depth)
         int rs = emit(p, OP_RSTART);
         if (rs < 0)
             return -1;
+        if (!prolog)
+            *ref = rs;
         if (depth + 1 > p->depth)
             p->depth = depth + 1;
         int body = (int)p->n;
-        if (comp(p, e, bw, depth + 1) < 0)
+        if (comp(p, e, bw, depth + 1, fl | DS_F | DS_B, &r) < 0)
             return -1;
         int re = emit(p, OP_REND);
         if (re < 0)
@@ -102,25 +115,30 @@ static int comp_range(rprog_t *p, const rnode_t *n, int bw, uint32_t depth)
     }
     if (split) {
         int sp = emit_split(p, n->greedy ? OP_SPLIT_A : OP_SPLIT_B);
-        if (sp < 0 || (epilog && comp(p, e, bw, depth) < 0))
+        if (sp < 0 || (epilog && comp(p, e, bw, depth, prolog ? fl | DS_F : fl, &r) < 0))
             return -1;
+        if (epilog && !prolog && !repeat)
+            *ref = r; /* e? starts at e itself: YARA's atoms then make e mandatory */
         p->code[sp].x = (int32_t)p->n;
-    } else if (epilog && comp(p, e, bw, depth) < 0) {
+    } else if (epilog && comp(p, e, bw, depth, prolog ? fl | DS_F : fl, &r) < 0) {
         return -1;
     }
     return 0;
 }
 
-static int comp(rprog_t *p, const rnode_t *n, int bw, uint32_t depth)
+static int comp_node(rprog_t *p, rnode_t *n, int bw, uint32_t depth, int fl, int32_t *ref)
 {
     int at;
     unsigned one;
+    int32_t r;
+    *ref = -1;
     switch (n->type) {
     case RN_SET:
         if (set_single(n->set, &one)) {
             if ((at = emit(p, OP_LIT)) < 0)
                 return -1;
             p->code[at].arg = (uint16_t)one;
+            *ref = at;
             return 0;
         }
         if ((at = emit(p, OP_SET)) < 0 || WEIR__GROW(NULL, p->sets, p->setcap, p->nsets + 1) < 0)
@@ -129,23 +147,28 @@ static int comp(rprog_t *p, const rnode_t *n, int bw, uint32_t depth)
         p->code[at].arg = (uint16_t)p->nsets++;
         if (p->nsets > 65535)
             return -1;
+        *ref = at;
         return 0;
     case RN_EMPTY:
         return 0;
     case RN_BOL:
-        return emit(p, OP_BOL) < 0 ? -1 : 0;
     case RN_EOL:
-        return emit(p, OP_EOL) < 0 ? -1 : 0;
+        *ref = at = emit(p, n->type == RN_BOL ? OP_BOL : OP_EOL);
+        return at < 0 ? -1 : 0;
     case RN_WB:
     case RN_NWB:
         if ((at = emit(p, n->type == RN_WB ? OP_WB : OP_NWB)) < 0)
             return -1;
         p->code[at].arg = n->wide;
+        *ref = at;
         return 0;
     case RN_CAT:
-        for (uint32_t i = 0; i < n->nkids; i++)
-            if (comp(p, n->kids[bw ? n->nkids - 1 - i : i], bw, depth) < 0)
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            if (comp(p, n->kids[bw ? n->nkids - 1 - i : i], bw, depth, fl, &r) < 0)
                 return -1;
+            if (i == 0)
+                *ref = r;
+        }
         return 0;
     case RN_ALT: {
         /* split L1; e1; jmp end; L1: split L2; e2; jmp end; L2: e3; end: */
@@ -156,7 +179,9 @@ static int comp(rprog_t *p, const rnode_t *n, int bw, uint32_t depth)
             int sp = -1;
             if (i + 1 < n->nkids && (sp = emit_split(p, OP_SPLIT_A)) < 0)
                 goto alt_fail;
-            if (comp(p, n->kids[i], bw, depth) < 0)
+            if (i == 0)
+                *ref = sp;
+            if (comp(p, n->kids[i], bw, depth, fl, &r) < 0)
                 goto alt_fail;
             if (i + 1 < n->nkids) {
                 if ((jumps[i] = emit(p, OP_JMP)) < 0)
@@ -173,34 +198,55 @@ static int comp(rprog_t *p, const rnode_t *n, int bw, uint32_t depth)
         return -1;
     }
     case RN_REP:
-        if (n->min == 0 && n->max == WEIR__RE_UNBOUNDED) {
+        if (n->yform == YF_STAR && n->min == 0 && n->max == WEIR__RE_UNBOUNDED) {
             /* L1: split L2; e; jmp L1; L2: */
             int sp = emit_split(p, n->greedy ? OP_SPLIT_A : OP_SPLIT_B);
-            if (sp < 0 || comp(p, n->kids[0], bw, depth) < 0 || (at = emit(p, OP_JMP)) < 0)
+            if (sp < 0 || comp(p, n->kids[0], bw, depth, fl, &r) < 0 || (at = emit(p, OP_JMP)) < 0)
                 return -1;
             p->code[at].x = sp;
             p->code[sp].x = (int32_t)p->n;
+            *ref = sp;
             return 0;
         }
-        if (n->min == 1 && n->max == WEIR__RE_UNBOUNDED) {
+        if (n->yform == YF_PLUS && n->min == 1 && n->max == WEIR__RE_UNBOUNDED) {
             /* L1: e; split L1 */
             int l1 = (int)p->n;
-            if (comp(p, n->kids[0], bw, depth) < 0 ||
+            if (comp(p, n->kids[0], bw, depth, fl, &r) < 0 ||
                 (at = emit_split(p, n->greedy ? OP_SPLIT_B : OP_SPLIT_A)) < 0)
                 return -1;
             p->code[at].x = l1;
+            *ref = r;
             return 0;
         }
-        return comp_range(p, n, bw, depth);
+        if (n->yform == YF_ANYRANGE) { /* one REPEAT_ANY instruction in YARA */
+            int32_t first = (int32_t)p->n;
+            if (comp_range(p, n, bw, depth, fl | DS_F | DS_B, &r) < 0)
+                return -1;
+            *ref = first;
+            return 0;
+        }
+        return comp_range(p, n, bw, depth, fl, ref);
     default:
         return -1;
     }
 }
 
-int weir__rprog_compile(rprog_t *p, const rnode_t *root, int backwards)
+static int comp(rprog_t *p, rnode_t *n, int bw, uint32_t depth, int fl, int32_t *ref)
 {
+    if (comp_node(p, n, bw, depth, fl, ref) < 0)
+        return -1;
+    if (bw && !(fl & DS_B))
+        n->bref = (int32_t)p->n;
+    else if (!bw && !(fl & DS_F))
+        n->fref = *ref;
+    return 0;
+}
+
+int weir__rprog_compile(rprog_t *p, rnode_t *root, int backwards)
+{
+    int32_t ref;
     weir__rprog_free(p);
-    if (comp(p, root, backwards, 0) < 0 || emit(p, OP_MATCH) < 0) {
+    if (comp(p, root, backwards, 0, 0, &ref) < 0 || emit(p, OP_MATCH) < 0) {
         weir__rprog_free(p);
         return -1;
     }
@@ -232,6 +278,7 @@ typedef struct vm {
 } vm_t;
 
 #define NIL (-1)
+#define MAX_FIBERS ((size_t)1 << 16)
 
 static int vm_init(vm_t *v, const rprog_t *pg)
 {
@@ -258,7 +305,9 @@ static int32_t fnew(vm_t *v)
         v->freel = v->f[i].next;
         return i;
     }
-    if (v->cap >= (size_t)INT32_MAX / 2) {
+    /* YARA gives up past RE_MAX_FIBERS (1024) live fibers with an error; far past that, so do
+       we ("don't know"), rather than grow without bound on nested counted repeats. */
+    if (v->cap >= MAX_FIBERS) {
         v->oom = 1;
         return NIL;
     }
@@ -327,12 +376,12 @@ static void fkill_tail(vm_t *v, int32_t f)
         f = fkill(v, f);
 }
 
-static int32_t fstart(vm_t *v)
+static int32_t fstart(vm_t *v, int32_t ip0)
 {
     int32_t f = fnew(v);
     if (f == NIL)
         return NIL;
-    v->f[f].ip = 0;
+    v->f[f].ip = ip0;
     v->f[f].sp = -1;
     v->f[f].prev = v->tail;
     v->f[f].next = NIL;
@@ -521,13 +570,13 @@ static int in_set(const rprog_t *pg, const rinst_t *in, uint8_t c)
 
 /* ---- forward ------------------------------------------------------------- */
 
-int weir__re_forward(const weir__re_t *re, const uint8_t *buf, size_t len, size_t start,
-                     uint64_t base, int at_end, uint32_t *match_len)
+/* yr_re_exec forwards from buf[start] with the program entered at ip0: the length of the match
+   of highest priority, reading at most WEIR__RE_SCAN_LIMIT bytes. */
+static int fwd_run(const weir__re_t *re, int32_t ip0, const uint8_t *buf, size_t len, size_t start,
+                   uint64_t base, int at_end, uint32_t *match_len)
 {
     vm_t v;
     int result = WEIR__RE_NOMATCH;
-    if (!re || start > len)
-        return WEIR__RE_NOMATCH;
     if (vm_init(&v, &re->fwd) < 0)
         return WEIR__RE_MORE; /* out of memory: "don't know" is the safe answer */
     v.buf = buf;
@@ -538,12 +587,12 @@ int weir__re_forward(const weir__re_t *re, const uint8_t *buf, size_t len, size_
     size_t avail = len - start;
     size_t maxb = avail < WEIR__RE_SCAN_LIMIT ? avail : WEIR__RE_SCAN_LIMIT;
     int hard = at_end || avail >= WEIR__RE_SCAN_LIMIT; /* no byte beyond maxb will matter */
-    int32_t f0 = fstart(&v);
+    int32_t f0 = fstart(&v, ip0);
     if (f0 == NIL || fsync(&v, f0) < 0)
-        goto oom;
+        goto more;
     for (size_t bytes = 0; v.head != NIL; bytes++) {
         if (fdedup(&v) < 0)
-            goto oom;
+            goto more;
         size_t pos = start + bytes;
         int32_t f = v.head;
         while (f != NIL) {
@@ -566,7 +615,7 @@ int weir__re_forward(const weir__re_t *re, const uint8_t *buf, size_t len, size_
                 {
                     int32_t nx = v.f[f].next;
                     if (fsync(&v, f) < 0)
-                        goto oom;
+                        goto more;
                     f = nx;
                 }
                 break;
@@ -593,7 +642,7 @@ int weir__re_forward(const weir__re_t *re, const uint8_t *buf, size_t len, size_
                 }
                 v.f[f].ip++;
                 if (fsync(&v, f) < 0)
-                    goto oom;
+                    goto more;
                 break;
             case OP_MATCH:
                 *match_len = (uint32_t)bytes;
@@ -611,29 +660,26 @@ int weir__re_forward(const weir__re_t *re, const uint8_t *buf, size_t len, size_
 more:
     vm_done(&v);
     return WEIR__RE_MORE;
-oom:
-    vm_done(&v);
-    return WEIR__RE_MORE;
 }
 
 /* ---- backward ------------------------------------------------------------ */
 
-int weir__re_backward(const weir__re_t *re, const uint8_t *buf, size_t len, size_t end,
-                      uint64_t base, int at_end, int (*cb)(size_t p, void *user), void *user)
+/* yr_re_exec backwards and exhaustively from buf[end], program pg entered at ip0, reading at
+   most limit bytes: cb(p) once for each p where some fiber matches. */
+static int bwd_run(const rprog_t *pg, int32_t ip0, size_t limit, const uint8_t *buf, size_t len,
+                   size_t end, uint64_t base, int at_end, int (*cb)(size_t p, void *user),
+                   void *user)
 {
     vm_t v;
     int rc = 0;
-    if (!re || end > len)
-        return 0;
-    if (vm_init(&v, &re->bwd) < 0)
+    if (vm_init(&v, pg) < 0)
         return -1;
     v.buf = buf;
     v.len = len;
     v.base = base;
     v.at_end = at_end;
-    const rinst_t *code = re->bwd.code;
-    size_t limit = weir__re_limit(re);
-    int32_t f0 = fstart(&v);
+    const rinst_t *code = pg->code;
+    int32_t f0 = fstart(&v, ip0);
     if (f0 == NIL || fsync(&v, f0) < 0)
         goto oom;
     for (size_t bytes = 0; v.head != NIL; bytes++) {
@@ -648,7 +694,7 @@ int weir__re_backward(const weir__re_t *re, const uint8_t *buf, size_t len, size
             switch (in->op) {
             case OP_LIT:
             case OP_SET:
-                if (bytes >= limit || pos == 0 || !in_set(&re->bwd, in, buf[pos - 1])) {
+                if (bytes >= limit || pos == 0 || !in_set(pg, in, buf[pos - 1])) {
                     f = fkill(&v, f);
                     break;
                 }
@@ -704,4 +750,267 @@ int weir__re_backward(const weir__re_t *re, const uint8_t *buf, size_t len, size
 oom:
     vm_done(&v);
     return -1;
+}
+
+int weir__re_backward(const weir__re_t *re, const uint8_t *buf, size_t len, size_t end,
+                      uint64_t base, int at_end, int (*cb)(size_t p, void *user), void *user)
+{
+    if (!re || end > len)
+        return 0;
+    return bwd_run(&re->bwd, 0, weir__re_limit(re), buf, len, end, base, at_end, cb, user);
+}
+
+/* ---- YARA's match at a start offset -------------------------------------- */
+
+static int is_target(size_t p, void *user)
+{
+    return p == *(size_t *)user;
+}
+
+/* ---- memo of atom occurrences ------------------------------------------- */
+
+/* What one atom occurrence (atom k of re at absolute offset i) gives, whatever the start asked
+   about: the forward length and every start its backward code reaches. */
+typedef struct memo_ent {
+    const weir__re_t *re;
+    uint64_t i;
+    uint32_t k;
+    int fwd; /* -1 not yet known, else WEIR__RE_MATCH or WEIR__RE_NOMATCH */
+    uint32_t f;
+    uint64_t blo;   /* starts in [blo, i] are in bits; UINT64_MAX: not computed */
+    uint64_t *bits; /* bit (p - blo) */
+} memo_ent_t;
+
+struct weir__re_memo {
+    memo_ent_t *v;
+    size_t n, cap;
+    uint32_t *ht; /* index + 1, 0 empty */
+    size_t htcap;
+};
+
+weir__re_memo_t *weir__re_memo_new(void)
+{
+    return weir__calloc(NULL, 1, sizeof(weir__re_memo_t));
+}
+
+void weir__re_memo_clear(weir__re_memo_t *m)
+{
+    if (!m || !m->n)
+        return;
+    for (size_t j = 0; j < m->n; j++)
+        free(m->v[j].bits);
+    m->n = 0;
+    if (m->ht)
+        memset(m->ht, 0, m->htcap * sizeof(*m->ht));
+}
+
+void weir__re_memo_free(weir__re_memo_t *m)
+{
+    if (!m)
+        return;
+    weir__re_memo_clear(m);
+    free(m->v);
+    free(m->ht);
+    free(m);
+}
+
+static size_t memo_hash(const weir__re_t *re, uint32_t k, uint64_t i, size_t mask)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)re ^ ((uint64_t)k << 48) ^ i) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 17) & mask;
+}
+
+static int memo_rehash(weir__re_memo_t *m, size_t need)
+{
+    uint32_t *t = weir__calloc(NULL, need, sizeof(*t));
+    if (!t)
+        return -1;
+    for (size_t j = 0; j < m->n; j++) {
+        size_t h = memo_hash(m->v[j].re, m->v[j].k, m->v[j].i, need - 1);
+        while (t[h])
+            h = (h + 1) & (need - 1);
+        t[h] = (uint32_t)j + 1;
+    }
+    free(m->ht);
+    m->ht = t;
+    m->htcap = need;
+    return 0;
+}
+
+/* The entry for (re, k, i), made empty if new; NULL on OOM. */
+static memo_ent_t *memo_get(weir__re_memo_t *m, const weir__re_t *re, uint32_t k, uint64_t i)
+{
+    if (m->htcap < 2 * (m->n + 1) && memo_rehash(m, m->htcap ? m->htcap * 2 : 64) < 0)
+        return NULL;
+    size_t h = memo_hash(re, k, i, m->htcap - 1);
+    for (; m->ht[h]; h = (h + 1) & (m->htcap - 1)) {
+        memo_ent_t *x = &m->v[m->ht[h] - 1];
+        if (x->re == re && x->k == k && x->i == i)
+            return x;
+    }
+    if (m->n >= UINT32_MAX - 1 || WEIR__GROW(NULL, m->v, m->cap, m->n + 1) < 0)
+        return NULL;
+    memo_ent_t *x = &m->v[m->n];
+    memset(x, 0, sizeof(*x));
+    x->re = re;
+    x->k = k;
+    x->i = i;
+    x->fwd = -1;
+    x->blo = UINT64_MAX;
+    m->ht[h] = (uint32_t)++m->n;
+    return x;
+}
+
+typedef struct reach_ctx {
+    memo_ent_t *x;
+    uint64_t base;
+} reach_ctx_t;
+
+static int on_reach(size_t p, void *user)
+{
+    reach_ctx_t *r = user;
+    uint64_t abs = r->base + p;
+    if (abs >= r->x->blo)
+        r->x->bits[(abs - r->x->blo) / 64] |= 1ull << ((abs - r->x->blo) % 64);
+    return 0;
+}
+
+/* Whether the backward code of atom a from buf[i] reaches start: 1, 0, or -1 (out of memory).
+   With a memo, one exhaustive run per occurrence serves every start of the window. */
+static int reaches(weir__re_memo_t *m, const weir__re_t *re, uint32_t k, const uint8_t *buf,
+                   size_t len, size_t i, size_t start, uint64_t base, int at_end)
+{
+    const ratom_t *a = &re->atoms[k];
+    size_t target = start;
+    memo_ent_t *x = m && i + a->alen + 2 <= len ? memo_get(m, re, k, base + i) : NULL;
+    if (!x)
+        return bwd_run(&re->bwd, a->bip, i - start, buf, len, i, base, at_end, is_target, &target);
+    if (x->blo != UINT64_MAX && base + start >= x->blo) {
+        uint64_t o = base + start - x->blo;
+        return (int)((x->bits[o / 64] >> (o % 64)) & 1);
+    }
+    /* Starts from the window's third byte on are exact (\b looks at two bytes before). */
+    size_t lo = base == 0 ? 0 : 2;
+    if (i - lo > a->maxb)
+        lo = i - a->maxb;
+    if (start < lo)
+        return bwd_run(&re->bwd, a->bip, i - start, buf, len, i, base, at_end, is_target, &target);
+    free(x->bits);
+    x->bits = weir__calloc(NULL, (i - lo) / 64 + 1, sizeof(uint64_t));
+    if (!x->bits) {
+        x->blo = UINT64_MAX;
+        return -1;
+    }
+    x->blo = base + lo;
+    reach_ctx_t rc = {x, base};
+    if (bwd_run(&re->bwd, a->bip, i - lo, buf, len, i, base, at_end, on_reach, &rc) < 0) {
+        x->blo = UINT64_MAX;
+        return -1;
+    }
+    uint64_t o = base + start - x->blo;
+    return (int)((x->bits[o / 64] >> (o % 64)) & 1);
+}
+
+/* The forward length from atom a at buf[i], remembered once decided. */
+static int forward_from(weir__re_memo_t *m, const weir__re_t *re, uint32_t k, const uint8_t *buf,
+                        size_t len, size_t i, uint64_t base, int at_end, uint32_t *f)
+{
+    memo_ent_t *x = m ? memo_get(m, re, k, base + i) : NULL;
+    if (x && x->fwd >= 0) {
+        *f = x->f;
+        return x->fwd;
+    }
+    int rc = fwd_run(re, re->atoms[k].fip, buf, len, i, base, at_end, f);
+    if (x && rc != WEIR__RE_MORE) {
+        x->fwd = rc;
+        x->f = rc == WEIR__RE_MATCH ? *f : 0;
+    }
+    return rc;
+}
+
+/* 1 if the bytes of atom a occur at buf[i] (YARA's automaton would report it there). */
+static int atom_at(const ratom_t *a, const uint8_t *buf, size_t len, size_t i)
+{
+    if (i + a->alen > len)
+        return 1; /* beyond the window: let the programs decide */
+    for (uint32_t j = 0; j < a->alen; j++) {
+        uint8_t c = buf[i + j];
+        if (a->zero[j] ? c != 0 : a->sets[j] && !((a->sets[j][c >> 3] >> (c & 7)) & 1))
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * YARA finds a regex by its atoms: at each occurrence i of an atom (in the order its
+ * Aho-Corasick automaton reports them: by end offset, longer atoms first), the forward code from
+ * the atom gives one length f, the backward code run exhaustively from i gives every start p,
+ * and (p, i - p + f) is recorded unless p already has a match (a "greedy regexp" replaces it).
+ * So the length at p comes from the first (or, greedy, the last) atom occurrence whose
+ * backward part ends exactly at p.
+ */
+int weir__re_forward(const weir__re_t *re, const uint8_t *buf, size_t len, size_t start,
+                     uint64_t base, int at_end, uint32_t *match_len)
+{
+    return weir__re_forward_if(re, buf, len, start, base, at_end, NULL, NULL, NULL, match_len);
+}
+
+int weir__re_forward_if(const weir__re_t *re, const uint8_t *buf, size_t len, size_t start,
+                        uint64_t base, int at_end, int (*accept)(uint32_t len, void *user),
+                        void *user, weir__re_memo_t *memo, uint32_t *match_len)
+{
+    if (!re || start > len)
+        return WEIR__RE_NOMATCH;
+    if (re->natoms == 0) { /* the zero-length atom: forward code only, from every offset */
+        int rc = fwd_run(re, re->zref, buf, len, start, base, at_end, match_len);
+        if (rc != WEIR__RE_MATCH || !accept || *match_len == 0)
+            return rc;
+        int ok = accept(*match_len, user);
+        return ok < 0 ? WEIR__RE_MORE : ok ? WEIR__RE_MATCH : WEIR__RE_NOMATCH;
+    }
+    int found = 0;
+    uint32_t best = 0;
+    uint32_t alen0 = re->atoms[0].alen; /* the longest */
+    for (size_t e = start; e <= start + (size_t)re->maxb + alen0; e++) {
+        for (uint32_t k = 0; k < re->natoms; k++) {
+            const ratom_t *a = &re->atoms[k];
+            if (e < start + a->alen || e - a->alen - start > a->maxb)
+                continue;
+            size_t i = e - a->alen;
+            if (i >= len) { /* YARA tries no atom at the very end of the data */
+                if (!at_end)
+                    return WEIR__RE_MORE;
+                continue;
+            }
+            if (!atom_at(a, buf, len, i))
+                continue;
+            int rc = reaches(memo, re, k, buf, len, i, start, base, at_end);
+            if (rc < 0)
+                return WEIR__RE_MORE;
+            if (rc == 0)
+                continue;
+            uint32_t f = 0;
+            rc = forward_from(memo, re, k, buf, len, i, base, at_end, &f);
+            if (rc == WEIR__RE_MORE)
+                return WEIR__RE_MORE;
+            if (rc != WEIR__RE_MATCH || f == 0)
+                continue;
+            if (accept) { /* YARA filters each candidate (fullword) before recording it */
+                int ok = accept((uint32_t)(i - start) + f, user);
+                if (ok < 0)
+                    return WEIR__RE_MORE;
+                if (!ok)
+                    continue;
+            }
+            best = (uint32_t)(i - start) + f;
+            found = 1;
+            if (!re->greedy) {
+                *match_len = best;
+                return WEIR__RE_MATCH;
+            }
+        }
+    }
+    if (found)
+        *match_len = best;
+    return found ? WEIR__RE_MATCH : WEIR__RE_NOMATCH;
 }

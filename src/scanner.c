@@ -270,6 +270,7 @@ void weir_scanner_free(weir_scanner_t *sc)
     weir__table_free(&sc->table);
     if (sc->scratch)
         hs_free_scratch(sc->scratch);
+    weir__re_memo_free(sc->memo);
     free(sc->win);
     free(sc->reps);
     free(sc->tids);

@@ -88,6 +88,7 @@ struct weir_scanner {
         uint32_t id, seq;
     } * reps;
     size_t nreps, cap_reps;
+    struct weir__re_memo *memo; /* atom occurrences of the stream being settled (re.h) */
 };
 
 /* What one call is working on. */

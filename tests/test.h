@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int test__failed_now; /* the running test has failed */
 
@@ -92,7 +93,11 @@ struct test__entry {
             if (argc > 1 && !strstr(tests[i].name, argv[1]))                                       \
                 continue;                                                                          \
             test__failed_now = 0;                                                                  \
+            clock_t t0 = clock();                                                                  \
             tests[i].fn();                                                                         \
+            double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;                                 \
+            if (getenv("WEIR_TEST_TIMES"))                                                         \
+                fprintf(stderr, "  %-40s %8.2f s cpu\n", tests[i].name, secs);                     \
             if (test__failed_now) {                                                                \
                 fprintf(stderr, "FAIL %s\n", tests[i].name);                                       \
                 failed++;                                                                          \

@@ -315,8 +315,21 @@ TEST(forward_semantics)
         {0, "ab+", 0, "abbb", 0, 4},
         {0, "ab*?", 0, "abbb", 0, 1},
         {0, "a(b|bb)c", 0, "abbc", 0, 4},
-        {0, "a(bb|b)", 0, "abbc", 0, 3},
+        {0, "a(bb|b)", 0, "abbc", 0, 2}, /* YARA's atom is b: "ab" is found before "abb" */
         {0, "a(b|bb)", 0, "abbc", 0, 2},
+        {0, "a|[^a]c.|(A)", 0, "Ac.", 0, 1}, /* one atom per alternative: "A" ends first */
+        {0, "ab+?c|a", 0, "abc", 0, 1},
+        {0, "b?[ab]{2}", 0, "xbabxab", 1, 3}, /* e? before anything else is made mandatory */
+        {0, "b?[ab]{2}", 0, "xbabxab", 2, -1},
+        {0, "b?[ab]{2}", 0, "xbabxab", 5, -1},
+        {0, "\\t??", 0, "a\t", 1, 1},
+        {0, "\\t??", 0, "a\t", 0, -1},
+        {0, "\\w??", 0, "ab", 0, 1},
+        {0, "a.*?b", 0, "a\nxb", 0, -1}, /* lazy dots stop at \n too */
+        {0, "a.+?b", 0, "a\nxb", 0, -1},
+        {0, "a.*?b", WEIR__RE_DOTALL, "a\nxb", 0, 4},
+        {1, "( 31 [1] 61 ?? | 31 )", 0, "1xab", 0, 1},
+        {1, "( ?1 [1] 61 ?? | ?1 )", 0, "1xab", 0, 4},
         {0, "(a|ab)(c|bcd)", 0, "abcd", 0, 4},
         {0, "(a|ab)(c|bcd)", 0, "abc ", 0, 3},
         {0, "a.*b", 0, "a12b34b5b\nb", 0, 9},
@@ -397,12 +410,22 @@ TEST(forward_more)
     ASSERT_INT_EQ(weir__re_forward(re, d, 5, 0, 10, 1, &ml), WEIR__RE_NOMATCH);
     ASSERT_INT_EQ(weir__re_forward(re, d, 5, 0, 0, 1, &ml), WEIR__RE_MATCH);
     weir__re_free(re);
-    /* the scan limit */
-    static uint8_t big[6000];
+    /* the scan limit: each atom occurrence reads at most 4096 bytes forwards and 4096
+       backwards, and a greedy regex keeps the last length found for a start (yara 4.2.3 reports
+       0x0:6000 for /a+/ on 6000 a's) */
+    static uint8_t big[9000];
     memset(big, 'a', sizeof big);
     re = rx("a+", 0);
+    ASSERT_UINT_EQ(weir__re_limit(re), 2 * WEIR__RE_SCAN_LIMIT);
+    ASSERT_INT_EQ(weir__re_forward(re, big, 6000, 0, 0, 0, &ml), WEIR__RE_MORE);
+    ASSERT_INT_EQ(weir__re_forward(re, big, 6000, 0, 0, 1, &ml), WEIR__RE_MATCH);
+    ASSERT_UINT_EQ(ml, 6000);
     ASSERT_INT_EQ(weir__re_forward(re, big, sizeof big, 0, 0, 0, &ml), WEIR__RE_MATCH);
-    ASSERT_UINT_EQ(ml, WEIR__RE_SCAN_LIMIT);
+    ASSERT_UINT_EQ(ml, 2 * WEIR__RE_SCAN_LIMIT);
+    weir__re_free(re);
+    re = rx("a+?", 0); /* lazy: the first atom occurrence decides */
+    ASSERT_INT_EQ(weir__re_forward(re, big, 10, 0, 0, 0, &ml), WEIR__RE_MATCH);
+    ASSERT_UINT_EQ(ml, 1);
     weir__re_free(re);
 }
 
@@ -724,9 +747,10 @@ static void gen_re(char *s, size_t cap, int depth);
 
 static void gen_atom(char *s, size_t cap, int depth)
 {
-    static const char *atoms[] = {"a",     "b",   "c",          "a",    "b",     "\\n",
-                                  "\\x00", ".",   "[ab]",       "[^a]", "[a-c]", "\\w",
-                                  "\\W",   "\\s", "[\\n\\x00]", "A",    "[^\\n]"};
+    static const char *atoms[] = {
+        "a",      "b",   "c",   "a",   "b",          "\\n", "\\x00",  ".",     "[ab]", "[^a]",
+        "[a-c]",  "\\w", "\\W", "\\s", "[\\n\\x00]", "A",   "[^\\n]", "ab",    "abc",  "bca",
+        "\\x00a", "[a]", "\\d", "cab", "a\\x00b",    "\\t", "(a|)",   "(b|c|)"};
     if (depth > 0 && rnd(5) == 0) {
         cat(s, cap, "(");
         gen_re(s, cap, depth - 1);
@@ -739,7 +763,8 @@ static void gen_atom(char *s, size_t cap, int depth)
 static void gen_item(char *s, size_t cap, int depth)
 {
     static const char *anchors[] = {"\\b", "\\B", "^", "$"};
-    static const char *quant[] = {"*", "+", "?", "{2}", "{1,3}", "{2,}", "{,2}", "{0,2}"};
+    static const char *quant[] = {"*",     "+",   "?",   "{2}",   "{1,3}", "{2,}", "{,2}", "{0,2}",
+                                  "{0,1}", "{1}", "{3}", "{1,4}", "{5,9}", "{0,}", "{1,}"};
     if (rnd(14) == 0) {
         cat(s, cap, anchors[rnd(4)]);
         return;
@@ -766,14 +791,17 @@ static void gen_re(char *s, size_t cap, int depth)
 
 static void gen_hex_tokens(char *s, size_t cap, int depth, int inside_or)
 {
-    static const char *bytes[] = {"61", "62", "63", "0A", "00", "??", "6?", "?1", "61", "62"};
+    static const char *bytes[] = {"61", "62", "63", "0A",    "00",       "??",    "6?",
+                                  "?1", "61", "62", "61 62", "62 63 61", "?? 62", "41"};
     int n = 1 + (int)rnd(4);
     for (int i = 0; i < n; i++) {
         if (i > 0 && rnd(4) == 0) {
             char j[32];
             unsigned lo = rnd(3), hi = lo + rnd(4);
             int kind = inside_or ? 0 : (int)rnd(5);
-            if (kind == 3)
+            if (kind == 2 && rnd(2))
+                snprintf(j, sizeof j, "[1] ");
+            else if (kind == 3)
                 snprintf(j, sizeof j, "[%u-] ", lo);
             else if (kind == 4)
                 snprintf(j, sizeof j, "[-] ");
@@ -839,7 +867,7 @@ static int run_yara(struct dstr *d, int n, const char *rules, const char *datafi
                         d[i].flags & WEIR__RE_DOTALL ? "s" : "", d[i].wide ? " wide" : "");
         }
         fclose(f);
-        char cmd[512];
+        char cmd[700];
         snprintf(cmd, sizeof cmd, "yara -w -s -L %s %s 2>&1", rules, datafile);
         FILE *pp = popen(cmd, "r");
         if (!pp)
@@ -894,15 +922,28 @@ TEST(differential_yara)
     snprintf(datafile, sizeof datafile, "%s/data.bin", dir);
 
     static struct dstr d[NSTR];
-    int total_checked = 0, total_diff = 0, rejected_by_us = 0, rejected_by_yara = 0;
-    int n_order = 0, n_missed = 0, n_atom = 0;
-    for (int round = 0; round < 3; round++) {
+    int total_checked = 0, total_diff = 0, total_matches = 0, rejected_by_us = 0,
+        rejected_by_yara = 0, chain_diff = 0;
+    /* WEIR_DIFF_ROUNDS=n runs n rounds (default 6) of NSTR strings on 200 bytes each. */
+    const char *env = getenv("WEIR_DIFF_ROUNDS");
+    int rounds = env ? atoi(env) : 6;
+    for (int round = 0; round < rounds; round++) {
         g_seed = 12345u + (uint32_t)round * 7919u;
         uint8_t data[200];
         static const char alpha[] = "abcabcA \n\n\0";
-        for (size_t i = 0; i < sizeof data; i++)
-            data[i] = (uint8_t)alpha[rnd(sizeof alpha - 1)];
-        if (round == 2) /* some UTF-16-looking text for wide strings */
+        static const char *frags[] = {"ab", "abc", "bca", "cab", "a\n", "A", "b", "ba", "aab"};
+        int wide_round = round % 3 == 2;
+        if (round % 3 == 1) { /* runs of the generator's literals, so that long atoms occur */
+            for (size_t i = 0; i < sizeof data;) {
+                const char *fr = frags[rnd(sizeof frags / sizeof frags[0])];
+                for (size_t k = 0; fr[k] && i < sizeof data; k++)
+                    data[i++] = (uint8_t)fr[k];
+            }
+        } else {
+            for (size_t i = 0; i < sizeof data; i++)
+                data[i] = (uint8_t)alpha[rnd(sizeof alpha - 1)];
+        }
+        if (wide_round) /* some UTF-16-looking text for wide strings */
             for (size_t i = 1; i < sizeof data; i += 2)
                 data[i] = rnd(6) ? 0 : data[i];
         FILE *f = fopen(datafile, "wb");
@@ -923,7 +964,7 @@ TEST(differential_yara)
                 gen_re(s->src, sizeof s->src, 2);
                 s->flags =
                     (rnd(5) == 0 ? WEIR__RE_NOCASE : 0) | (rnd(5) == 0 ? WEIR__RE_DOTALL : 0);
-                s->wide = round == 2 && rnd(2) == 0;
+                s->wide = wide_round && rnd(2) == 0;
                 s->re = rx(s->src, s->flags);
                 if (s->re && s->wide) {
                     weir__re_t *w = weir__re_widen(s->re);
@@ -958,6 +999,7 @@ TEST(differential_yara)
                 int32_t mine = r == WEIR__RE_MATCH && ml > 0 ? (int32_t)ml : -1;
                 int32_t theirs = d[i].ylen[p];
                 total_checked++;
+                total_matches += theirs > 0;
                 /* backward from the end of every match (ours and yara's) finds its start */
                 int ours_valid = mine <= 0 || ends_at(d[i].re, data, sizeof data, p, mine);
                 int theirs_valid = theirs <= 0 || ends_at(d[i].re, data, sizeof data, p, theirs);
@@ -968,42 +1010,29 @@ TEST(differential_yara)
                 }
                 if (mine == theirs)
                     continue;
-                const char *kind;
-                if (theirs > 0 && mine > 0 && strchr(d[i].src, '|')) {
-                    kind = "order"; /* yara took another alternative, found first by atom order */
-                    n_order++;
-                } else if (theirs > 0 && r == WEIR__RE_MATCH &&
-                           (ml == 0 || (!d[i].hex && strchr(d[i].src, '?')))) {
-                    kind = "atom"; /* yara's atom forced an item we (lazily) skip: we match "" */
-                    n_atom++;
-                } else if (theirs < 0 && mine > 0) {
-                    kind = "missed"; /* yara's atoms did not find this (valid) match */
-                    n_missed++;
-                } else {
-                    kind = NULL;
-                    total_diff++;
+                if (weir__re_has_chaining(d[i].re)) {
+                    /* YARA splits these into chained strings (see re.h): not modelled */
+                    if (chain_diff++ < 3)
+                        fprintf(stderr,
+                                "  chained hex string, not compared: {%s} at %zu: weir %d, "
+                                "yara %d\n",
+                                d[i].src, p, mine, theirs);
+                    continue;
                 }
-                if (shown++ < 2 || !kind) {
-                    char what[400];
-                    snprintf(what, sizeof what, "%s%s%s%s%s%s at %zu: weir %d, yara %d",
-                             d[i].hex ? "{" : "/", d[i].src, d[i].hex ? "}" : "/",
-                             d[i].flags & WEIR__RE_NOCASE ? "i" : "",
-                             d[i].flags & WEIR__RE_DOTALL ? "s" : "", d[i].wide ? " wide" : "", p,
-                             mine, theirs);
-                    if (kind)
-                        fprintf(stderr, "  tolerated (%s): %s\n", kind, what);
-                    else
-                        T__FAIL("%s", what);
-                }
+                total_diff++;
+                if (shown++ < 3)
+                    T__FAIL("%s%s%s%s%s%s at %zu: weir %d, yara %d", d[i].hex ? "{" : "/", d[i].src,
+                            d[i].hex ? "}" : "/", d[i].flags & WEIR__RE_NOCASE ? "i" : "",
+                            d[i].flags & WEIR__RE_DOTALL ? "s" : "", d[i].wide ? " wide" : "", p,
+                            mine, theirs);
             }
             weir__re_free(d[i].re);
         }
     }
     fprintf(stderr,
-            "  differential: %d (string, offset) pairs, %d differ unexplained; tolerated: %d "
-            "alternative-order, %d forced-by-atom, %d missed by yara; %d strings rejected by us, "
-            "%d by yara\n",
-            total_checked, total_diff, n_order, n_atom, n_missed, rejected_by_us, rejected_by_yara);
+            "  differential: %d (string, offset) pairs, %d matches, %d differ (and %d in chained "
+            "hex strings); %d strings rejected by us, %d by yara\n",
+            total_checked, total_matches, total_diff, chain_diff, rejected_by_us, rejected_by_yara);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
