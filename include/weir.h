@@ -133,6 +133,17 @@ typedef struct weir_diag {
 #define WEIR_MAX_ERRORS 32
 
 /*
+ * Integer reads (uint8(o) ... int32be(o)).  A stream cannot be read back, so each stream keeps
+ * its first bytes: as many as the rules' constant offsets need (uint16(0) keeps 2), at most
+ * WEIR_HEAD_MAX (a read past that is a compile error); when some offset is only known at scan
+ * time (uint32(uint32(0x3c)), a loop variable) at least WEIR_HEAD_DEFAULT, with a warning.  A
+ * read beyond the bytes kept, or beyond the bytes received so far, is undefined, as YARA treats
+ * a read beyond the end of a file.
+ */
+#define WEIR_HEAD_MAX 65536u
+#define WEIR_HEAD_DEFAULT 4096u
+
+/*
  * Compiles YARA rules from files.  Each file is read whole; its diagnostics
  * name it by the path given.  ns[i] names the namespace of paths[i]'s rules
  * ("default" when ns is NULL or ns[i] is NULL).

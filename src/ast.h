@@ -71,6 +71,11 @@ typedef struct weir__ast_meta {
 
 /* ---- conditions ---------------------------------------------------------- */
 
+/* Integer reads (uint8(o) ... int32be(o)): size in bytes | signed | big endian. */
+#define WEIR__READ_SIZE 0x7u
+#define WEIR__READ_SIGNED 0x8u
+#define WEIR__READ_BE 0x10u
+
 typedef enum weir__op {
     /* leaves */
     WEIR__E_BOOL, /* ival: 0 or 1                                       */
@@ -79,6 +84,7 @@ typedef enum weir__op {
     WEIR__E_FILESIZE,
     WEIR__E_RULE, /* ival: index of an earlier rule in weir__ast_t.rules */
     WEIR__E_VAR,  /* ival: loop-variable slot (0 = outermost loop)      */
+    WEIR__E_READ, /* integer read: ival = WEIR__READ_*, a = offset      */
 
     /* string references: str = string index within the rule, or -1 for the
        anonymous string of an enclosing `for ... of` ($, #, @, !)            */

@@ -11,6 +11,7 @@
 #include "rules.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,13 +481,41 @@ static int collect_refs(const weir__expr_t *e, refs_t *out)
             return -1;
         out->v[out->n++] = (uint32_t)e->ival;
     }
-    if (e->op == WEIR__E_FILESIZE)
-        out->filesize = 1;
+    if (e->op == WEIR__E_FILESIZE || e->op == WEIR__E_READ)
+        out->filesize = 1; /* both change with the bytes received, not with matches */
     if (collect_refs(e->a, out) || collect_refs(e->b, out) || collect_refs(e->c, out))
         return -1;
     for (size_t i = 0; i < e->nlist; i++)
         if (collect_refs(e->list[i], out))
             return -1;
+    return 0;
+}
+
+/* The head each stream keeps for integer reads: exactly what constant offsets need, or
+   WEIR_HEAD_DEFAULT bytes when an offset is only known at scan time (with a warning: reads
+   past it are undefined).  -1 (an error in diags) when a read needs more than WEIR_HEAD_MAX. */
+static int stream_head(const weir__ast_t *ast, weir_rules_t *r, weir_diags_t *diags)
+{
+    weir__cond_head_t h;
+    memset(&h, 0, sizeof h);
+    for (size_t i = 0; i < ast->nrules; i++)
+        weir__cond_head(ast->rules[i].cond, &h);
+    if (h.need > WEIR_HEAD_MAX) {
+        weir__diag_add(diags, WEIR_SEV_ERROR, ast, h.need_at,
+                       "this integer read needs the stream's first %" PRIu64
+                       " bytes, more than the %u weir keeps (WEIR_HEAD_MAX)",
+                       h.need, (unsigned)WEIR_HEAD_MAX);
+        return -1;
+    }
+    r->head = (uint32_t)h.need;
+    if (h.unknown) {
+        if (r->head < WEIR_HEAD_DEFAULT)
+            r->head = WEIR_HEAD_DEFAULT;
+        weir__diag_add(diags, WEIR_SEV_WARNING, ast, h.unknown_at,
+                       "integer read at an offset known only at scan time: streams keep their "
+                       "first %u bytes, and reads beyond them are undefined",
+                       (unsigned)r->head);
+    }
     return 0;
 }
 
@@ -719,6 +748,10 @@ static weir_status_t build(const weir__ast_t *ast, weir_diags_t *diags, weir_rul
             hist = r->strings[i].max_len;
     /* Room for the bytes around a match that fullword, \b and anchors read. */
     r->history = r->nvariants ? hist + 4 : 0;
+    if (stream_head(ast, r, diags) != 0) {
+        st = WEIR_ECOMPILE;
+        goto fail;
+    }
     st = build_database(&b);
     if (st != WEIR_OK)
         goto fail;

@@ -71,6 +71,7 @@ enum {
     OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_SHL, OP_SHR, OP_BAND, OP_BOR, OP_BXOR,
     OP_OF, OP_STR,
     OP_LOOP_RANGE, OP_LOOP_ENUM, OP_LOOP_STRS, OP_LOOP_NEXT, OP_LOOP_STEP, OP_LOOP_END,
+    OP_READ,
     OP_LAST
 };
 /* clang-format on */
@@ -233,7 +234,7 @@ static kind_t kind_of(const weir__expr_t *e)
     weir__op_t op = e->op;
     if (op == WEIR__E_TEXT)
         return K_TEXT;
-    if (op == WEIR__E_INT || op == WEIR__E_FILESIZE || op == WEIR__E_VAR ||
+    if (op == WEIR__E_INT || op == WEIR__E_FILESIZE || op == WEIR__E_VAR || op == WEIR__E_READ ||
         (op >= WEIR__E_STR_COUNT && op <= WEIR__E_STR_LENGTH) || op == WEIR__E_NEG ||
         op == WEIR__E_BITNOT || (op >= WEIR__E_ADD && op <= WEIR__E_BXOR))
         return K_INT;
@@ -517,6 +518,10 @@ static void c_leaf_or_other(cc_t *c, const weir__expr_t *e)
     case WEIR__E_FILESIZE:
         emit(c, OP_FILESIZE, 0, 0, +1);
         break;
+    case WEIR__E_READ:
+        c_int(c, e->a, e, "integer read's offset");
+        emit(c, OP_READ, (uint32_t)e->ival, 0, 0);
+        break;
     case WEIR__E_RULE:
         if (e->ival < 0 || !c->rule_map || (c->ast && (uint64_t)e->ival >= c->ast->nrules)) {
             cc_error(c, e, "malformed condition: bad rule reference");
@@ -643,6 +648,29 @@ static int jump_ok(const weir__code_t *k, size_t pc, uint8_t want, int dir)
            (dir > 0 ? k->v[pc].imm > 0 : k->v[pc].imm < 0);
 }
 
+static int read_kind_ok(uint32_t k)
+{
+    uint32_t size = k & WEIR__READ_SIZE;
+    return (k & ~(WEIR__READ_SIZE | WEIR__READ_SIGNED | WEIR__READ_BE)) == 0 &&
+           (size == 1 || size == 2 || size == 4);
+}
+
+/* YARA's integer read of the kind k at offset o, or UNDEF beyond the bytes known. */
+static int64_t read_int(const weir__evalctx_t *ctx, uint32_t k, int64_t o)
+{
+    uint32_t size = k & WEIR__READ_SIZE;
+    uint64_t avail = ctx->head_len < ctx->filesize ? ctx->head_len : ctx->filesize;
+    if (IS_UNDEF(o) || o < 0 || (uint64_t)o > avail || avail - (uint64_t)o < size || !ctx->head)
+        return UNDEF;
+    const uint8_t *b = ctx->head + o;
+    uint32_t v = 0;
+    for (uint32_t i = 0; i < size; i++)
+        v |= (uint32_t)b[(k & WEIR__READ_BE) ? size - 1 - i : i] << (8 * i);
+    if (!(k & WEIR__READ_SIGNED))
+        return (int64_t)v;
+    return size == 1 ? (int64_t)(int8_t)v : size == 2 ? (int64_t)(int16_t)v : (int64_t)(int32_t)v;
+}
+
 int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrules)
 {
     if (!code || (code->n && !code->v))
@@ -655,6 +683,7 @@ int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrule
             (op >= OP_FOUND && op <= OP_IN && in->a >= nstrings && in->a != ANON_STR) ||
             (op == OP_ENTER && (in->imm < 0 || in->imm > (int64_t)WEIR__MAX_STACK)) ||
             (op == OP_RULE && in->a >= nrules) || (op == OP_STR && in->a >= nstrings) ||
+            (op == OP_READ && !read_kind_ok(in->a)) ||
             ((op == OP_JFALSE || op == OP_JTRUE) && !jump_ok(code, pc, 0, 1)) ||
             (op == OP_LOOP_NEXT && !jump_ok(code, pc, OP_LOOP_END, 1)) ||
             (op == OP_LOOP_STEP && !jump_ok(code, pc, OP_LOOP_NEXT, -1)))
@@ -767,6 +796,10 @@ int weir__cond_eval(const weir__code_t *code, uint32_t entry, const weir__evalct
             break;
         case OP_FILESIZE:
             PUSH((int64_t)ctx->filesize);
+            break;
+        case OP_READ:
+            POP(r1);
+            PUSH(read_int(ctx, in->a, r1));
             break;
         case OP_RULE:
             PUSH(ctx->rule_true && ctx->rule_true[in->a] ? 1 : 0);
@@ -1317,6 +1350,25 @@ static mv_t ana_for_in(const weir__expr_t *e, mctx_t *m)
     return r;
 }
 
+/* 1 if e is an integer made only of constants and integer reads: undefined until the stream
+   holds the bytes it reads, then fixed for good. */
+static int head_only(const weir__expr_t *e, int depth)
+{
+    if (!e || depth > MAX_TREE_DEPTH)
+        return 0;
+    switch (e->op) {
+    case WEIR__E_INT:
+        return 1;
+    case WEIR__E_READ:
+    case WEIR__E_NEG:
+    case WEIR__E_BITNOT:
+        return head_only(e->a, depth + 1);
+    default:
+        return e->op >= WEIR__E_ADD && e->op <= WEIR__E_BXOR && head_only(e->a, depth + 1) &&
+               head_only(e->b, depth + 1);
+    }
+}
+
 static mv_t ana_compare(const weir__expr_t *e, mctx_t *m)
 {
     if (kind_of(e->a) == K_TEXT || kind_of(e->b) == K_TEXT)
@@ -1327,6 +1379,10 @@ static mv_t ana_compare(const weir__expr_t *e, mctx_t *m)
         r.up = r.down = 1;
         return r;
     }
+    /* Reads against constants: false while undefined, then decided for good, so once true
+       it stays true (but a false one may still become true). */
+    if (head_only(e->a, 0) && head_only(e->b, 0))
+        return mv_bool(1, 0, 1, 0);
     int sdef = (a.sdef || a.dir == D_CONST) && (b.sdef || b.dir == D_CONST);
     int udef = (a.udef || a.dir == D_CONST) && (b.udef || b.dir == D_CONST);
     /* a rises against b (a - b non-decreasing), or falls. */
@@ -1368,6 +1424,17 @@ static mv_t ana(const weir__expr_t *e, mctx_t *m)
         r = mv_int(D_INC, 0, FILESIZE_MAX, 1, 1);
         int_truth(&r);
         break;
+    case WEIR__E_READ: {
+        /* Undefined until the stream holds the bytes, then fixed: stays defined, not
+           undefined; its value is not ordered in time (see head_only for comparisons). */
+        uint32_t size = (uint32_t)e->ival & WEIR__READ_SIZE;
+        int64_t span = size >= 4 ? ((int64_t)1 << 32) : ((int64_t)1 << (8 * size));
+        if ((uint32_t)e->ival & WEIR__READ_SIGNED)
+            r = mv_int(D_ANY, -span / 2, span / 2 - 1, 1, 0);
+        else
+            r = mv_int(D_ANY, 0, span - 1, 1, 0);
+        break;
+    }
     case WEIR__E_VAR:
         if (e->ival >= 0 && e->ival < WEIR__MAX_LOOP_NESTING)
             r = m->var[e->ival];
@@ -1492,4 +1559,32 @@ void weir__cond_strings(const weir__expr_t *e, uint32_t str_base, uint32_t nstri
 {
     if (fn)
         strings_rec(e, str_base, nstrings_in_rule, fn, u, 0);
+}
+
+static void head_walk(const weir__expr_t *e, weir__cond_head_t *h, int depth)
+{
+    if (!e || depth > MAX_TREE_DEPTH)
+        return;
+    if (e->op == WEIR__E_READ) {
+        int64_t o;
+        uint32_t size = (uint32_t)e->ival & WEIR__READ_SIZE;
+        if (!fold(e->a, &o)) {
+            if (!h->unknown)
+                h->unknown_at = e->loc;
+            h->unknown = 1;
+        } else if (o >= 0 && (uint64_t)o + size > h->need) {
+            h->need = (uint64_t)o + size;
+            h->need_at = e->loc;
+        }
+    }
+    head_walk(e->a, h, depth + 1);
+    head_walk(e->b, h, depth + 1);
+    head_walk(e->c, h, depth + 1);
+    for (size_t i = 0; i < e->nlist; i++)
+        head_walk(e->list[i], h, depth + 1);
+}
+
+void weir__cond_head(const weir__expr_t *e, weir__cond_head_t *h)
+{
+    head_walk(e, h, 0);
 }

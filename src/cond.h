@@ -89,6 +89,8 @@ typedef struct weir__evalctx {
     const weir__mlist_t *strings; /* indexed by global string index */
     const uint8_t *rule_true;     /* indexed by global rule index: rules evaluated earlier */
     uint64_t max_steps;           /* budget; 0 = WEIR__DEFAULT_MAX_STEPS */
+    const uint8_t *head;          /* the stream's first head_len bytes, for integer reads */
+    uint64_t head_len;            /* reads beyond min(head_len, filesize) are undefined */
 } weir__evalctx_t;
 
 /*
@@ -117,5 +119,18 @@ int weir__cond_monotone(const weir__expr_t *e, const uint8_t *rule_monotone);
  */
 void weir__cond_strings(const weir__expr_t *e, uint32_t str_base, uint32_t nstrings_in_rule,
                         void (*fn)(uint32_t gstr, void *u), void *u);
+
+/*
+ * The head of a stream (its first bytes) that e's integer reads need: need is the largest
+ * constant offset + size (with need_at, the read asking for it); unknown is set (with
+ * unknown_at, the first such read) when an offset is not a constant.  Accumulates into *h,
+ * which the caller zeroes before the first rule.
+ */
+typedef struct weir__cond_head {
+    uint64_t need;
+    int unknown;
+    weir__loc_t need_at, unknown_at;
+} weir__cond_head_t;
+void weir__cond_head(const weir__expr_t *e, weir__cond_head_t *h);
 
 #endif /* WEIR_COND_H */

@@ -24,6 +24,8 @@ static int eval_rule(weir__scan_t *c, uint32_t r, const uint8_t *truth)
     weir__evalctx_t ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.filesize = c->st->bytes;
+    ctx.head = c->st->head;
+    ctx.head_len = c->st->head_len;
     ctx.strings = c->st->lists;
     ctx.rule_true = truth;
     int out_of_steps = 0;

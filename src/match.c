@@ -240,6 +240,17 @@ static void process_report(weir__scan_t *c, uint32_t vi, uint64_t e)
                       on_start, &bc);
 }
 
+/* 1 if a report of a variant of string s waits for bytes (among the first n pending). */
+static int report_waiting(const weir__scan_t *c, uint32_t s, size_t n)
+{
+    const weir__stream_t *st = c->st;
+    for (size_t i = 0; i < st->npend && i < n; i++)
+        if (st->pend[i].type == WEIR__P_REPORT &&
+            c->sc->rules->variants[st->pend[i].variant].string == s)
+            return 1;
+    return 0;
+}
+
 int weir__on_report(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                     void *ctx)
 {
@@ -247,7 +258,9 @@ int weir__on_report(unsigned id, unsigned long long from, unsigned long long to,
     (void)flags;
     weir__scan_t *c = ctx;
     const weir__variant_t *v = &c->sc->rules->variants[id];
-    if (c->at_end || to + v->lookahead <= c->wend)
+    /* In end order, always: behind a waiting report of the same string, wait too (an ascii
+       form waiting for its next byte comes before the wide form ending after it). */
+    if ((c->at_end || to + v->lookahead <= c->wend) && !report_waiting(c, v->string, SIZE_MAX))
         process_report(c, id, to);
     else
         push_pend(c, WEIR__P_REPORT, id, to);
@@ -318,7 +331,8 @@ void weir__settle(weir__scan_t *c)
     for (size_t i = 0; i < st->npend && c->err == WEIR_OK; i++) {
         weir__pend_t pd = st->pend[i];
         const weir__variant_t *v = &c->sc->rules->variants[pd.variant];
-        if (pd.type != WEIR__P_REPORT || !(c->at_end || pd.pos + v->lookahead <= c->wend))
+        if (pd.type != WEIR__P_REPORT || !(c->at_end || pd.pos + v->lookahead <= c->wend) ||
+            report_waiting(c, v->string, i))
             continue;
         st->pend[i].type = UINT32_MAX; /* done */
         process_report(c, pd.variant, pd.pos);

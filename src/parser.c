@@ -282,9 +282,9 @@ static int is_primary(const weir__expr_t *e)
 {
 #define B(op) (1ull << WEIR__E_##op)
     const unsigned long long primary =
-        B(INT) | B(TEXT) | B(FILESIZE) | B(RULE) | B(VAR) | B(STR_COUNT) | B(STR_COUNT_IN) |
-        B(STR_OFFSET) | B(STR_LENGTH) | B(NEG) | B(BITNOT) | B(ADD) | B(SUB) | B(MUL) | B(DIV) |
-        B(MOD) | B(SHL) | B(SHR) | B(BAND) | B(BOR) | B(BXOR);
+        B(INT) | B(TEXT) | B(FILESIZE) | B(RULE) | B(VAR) | B(READ) | B(STR_COUNT) |
+        B(STR_COUNT_IN) | B(STR_OFFSET) | B(STR_LENGTH) | B(NEG) | B(BITNOT) | B(ADD) | B(SUB) |
+        B(MUL) | B(DIV) | B(MOD) | B(SHL) | B(SHR) | B(BAND) | B(BOR) | B(BXOR);
 #undef B
     return (primary >> e->op) & 1;
 }
@@ -738,9 +738,33 @@ static weir__expr_t *parse_primary(parser_t *p)
         e = mk(p, WEIR__E_INT, loc);
         next(p);
         break;
-    case WEIR__T_INT_FUNCTION:
-        error_tok(p, "integer reads (uint8...) are not supported yet: \"%s\"");
+    case WEIR__T_INT_FUNCTION: {
+        /* [u]int{8,16,32}[be] ( offset ) */
+        const char *t = p->lx.text + p->tok.start;
+        size_t n = p->tok.end - p->tok.start;
+        int64_t kind = 0;
+        if (*t != 'u')
+            kind |= WEIR__READ_SIGNED;
+        else
+            t++, n--;
+        t += 3, n -= 3; /* "int" */
+        kind |= t[0] == '8' ? 1 : t[0] == '1' ? 2 : 4;
+        if (n >= 2 && t[n - 2] == 'b' && t[n - 1] == 'e')
+            kind |= WEIR__READ_BE;
+        next(p);
+        if (expect(p, WEIR__T_LPAREN, "\"(\"") != 0)
+            break;
+        weir__expr_t *off = parse_or(p);
+        if (!off)
+            break;
+        if (expect(p, WEIR__T_RPAREN, "\")\"") != 0 || !(e = mk(p, WEIR__E_READ, loc))) {
+            weir__expr_free(off);
+            break;
+        }
+        e->ival = kind;
+        e->a = off;
         break;
+    }
     case WEIR__T_DEFINED:
         error_at(p, loc, "\"defined\" is not supported yet");
         break;

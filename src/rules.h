@@ -75,6 +75,7 @@ struct weir_rules {
     weir__code_t code;
     hs_database_t *db; /* NULL when no rule has strings */
     uint32_t history;  /* bytes of history a stream keeps */
+    uint32_t head;     /* first bytes a stream keeps for integer reads */
 
     /* rule -> later rules to re-evaluate when it becomes true (they reference
        it, or it is global in their namespace): deps[dep_at[r] .. dep_at[r+1]) */

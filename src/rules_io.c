@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define MAGIC "WEIRRULS"
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u
 #define HEADER_SIZE 64
 
 /* ---- writing ------------------------------------------------------------ */
@@ -145,6 +145,7 @@ weir_status_t weir_rules_serialize(const weir_rules_t *r, void **buf, size_t *le
     put_u64(&w, r->code.n);
     put(&w, r->code.v, r->code.n * sizeof *r->code.v);
     put_u32(&w, r->history);
+    put_u32(&w, r->head);
     for (uint32_t i = 0; i <= r->nrules; i++)
         put_u32(&w, r->dep_at[i]);
     for (uint32_t i = 0; i < r->dep_at[r->nrules]; i++)
@@ -376,6 +377,9 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
     memcpy(r->code.v, take(in, ncode * sizeof(weir__instr_t)), ncode * sizeof(weir__instr_t));
     r->code.n = r->code.cap = ncode;
     r->history = get_u32(in);
+    r->head = get_u32(in);
+    if (r->head > WEIR_HEAD_MAX)
+        in->bad = 1;
     if (!(r->dep_at = calloc(r->nrules + 1, sizeof *r->dep_at)))
         return -1;
     for (uint32_t i = 0; i <= r->nrules; i++) {

@@ -28,6 +28,7 @@ static void stream_free(weir_scanner_t *sc, weir__stream_t *st)
     weir__free(&st->mem, st->arena, st->arena_cap);
     weir__free(&st->mem, st->ring, r->history);
     weir__free(&st->mem, st->pend, st->cap_pend * sizeof *st->pend);
+    weir__free(&st->mem, st->head, r->head);
     weir__free(&st->mem, st->rule_true, (size_t)r->nrules * 3);
     weir__free(&st->mem, st->dirty, st->cap_dirty * sizeof *st->dirty);
     weir__trace_free(&st->trace, &st->mem);
@@ -62,6 +63,8 @@ static weir__stream_t *stream_new(weir_scanner_t *sc, const weir_id_t *id)
         !(st->drefs = weir__calloc(&st->mem, r->nstrings ? r->nstrings : 1, sizeof *st->drefs)))
         goto fail;
     if (r->history && !(st->ring = weir__malloc(&st->mem, r->history)))
+        goto fail;
+    if (r->head && !(st->head = weir__malloc(&st->mem, r->head)))
         goto fail;
     if (r->db) {
         if (weir__engine()->open_stream(r->db, 0, &st->hs) != HS_SUCCESS)
@@ -383,6 +386,14 @@ static weir_status_t scan(weir_scanner_t *sc, const weir_id_t *id, const uint8_t
     c.chunk = data;
     c.chunk_abs = st->bytes;
     c.emit = 1;
+    /* Integer reads see the stream's first bytes (only up to the evaluation point: eval.c). */
+    if (st->head_len < sc->rules->head && st->bytes == st->head_len) {
+        size_t n = sc->rules->head - st->head_len;
+        if (n > len)
+            n = len;
+        memcpy(st->head + st->head_len, data, n);
+        st->head_len += (uint32_t)n;
+    }
     /* Pieces bound the reports held at once. */
     const size_t piece = 65536;
     size_t pos = 0;
@@ -458,6 +469,9 @@ static weir__stream_t *stream_clone(weir_scanner_t *sc, const weir__stream_t *sr
     st->rules_fired = src->rules_fired;
     if (r->history)
         memcpy(st->ring, src->ring, r->history);
+    if (r->head)
+        memcpy(st->head, src->head, src->head_len);
+    st->head_len = src->head_len;
     st->ring_len = src->ring_len;
     st->ring_head = src->ring_head;
     for (uint32_t s = 0; s < r->nstrings; s++) {

@@ -37,6 +37,9 @@ typedef struct weir__stream {
     uint8_t *ring;
     uint32_t ring_len, ring_head;
 
+    uint8_t *head; /* the stream's first bytes, for integer reads (rules->head of them) */
+    uint32_t head_len;
+
     weir__mlist_t *lists; /* per string of the rules, sorted by offset */
     uint64_t **drefs;     /* per string, beside lists: arena offset << 10 | length */
     uint8_t *arena;       /* match data */

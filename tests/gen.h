@@ -865,6 +865,34 @@ static inline void gen_string_set(gen_rng_t *r, gen_rule_ctx_t *c, gen_buf_t *ou
 
 static inline void gen_cond(gen_rng_t *r, gen_rule_ctx_t *c, gen_buf_t *out, int depth);
 
+/* An integer read (uint8(o) ... int32be(o)) compared with something the data may hold: offsets
+   mostly near the start, sometimes past the end of short streams, sometimes read themselves. */
+static inline void gen_read_cond(gen_rng_t *r, gen_buf_t *out)
+{
+    static const char *const fn[] = {"uint8",    "uint16", "uint32",  "int8",
+                                     "int16",    "int32",  "uint8be", "uint16be",
+                                     "uint32be", "int8be", "int16be", "int32be"};
+    static const char *const cmp[] = {"==", "!=", "<", ">", "<=", ">="};
+    const char *f = fn[gen_below(r, 12)];
+    unsigned off = gen_chance(r, 80) ? gen_below(r, 16) : gen_below(r, 3000);
+    switch (gen_below(r, 4)) {
+    case 0:
+        gen_printf(out, "%s(%u) == %u", f, off, (unsigned)gen_alpha_byte(r));
+        break;
+    case 1:
+        gen_printf(out, "(%s(%u) & 0xff) == %u", f, off, (unsigned)gen_alpha_byte(r));
+        break;
+    case 2:
+        gen_printf(out, "%s(%u) %s %d", f, off, cmp[gen_below(r, 6)],
+                   (int)gen_below(r, 0x20000) - 0x10000);
+        break;
+    default: /* an offset known only at scan time */
+        gen_printf(out, "%s(uint8(%u) & 15) %s %u", f, gen_below(r, 8), cmp[gen_below(r, 6)],
+                   (unsigned)gen_alpha_byte(r));
+        break;
+    }
+}
+
 static inline void gen_cond_atom(gen_rng_t *r, gen_rule_ctx_t *c, gen_buf_t *out)
 {
     unsigned k, size, pick = gen_below(r, c->nstr ? 20 : 3);
@@ -872,6 +900,8 @@ static inline void gen_cond_atom(gen_rng_t *r, gen_rule_ctx_t *c, gen_buf_t *out
     if (!c->nstr || pick < 3) {
         if (c->index > 0 && gen_chance(r, 60)) {
             gen_printf(out, "r%u", gen_below(r, c->index));
+        } else if (gen_chance(r, 35)) {
+            gen_read_cond(r, out);
         } else if (gen_chance(r, 80)) {
             gen_printf(out, "filesize > %u", gen_below(r, 200));
         } else {

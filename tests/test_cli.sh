@@ -226,6 +226,28 @@ for flags in "" "-L" "-g" "-m" "-e" "-Lgme"; do
     compare "$tmp/other.yar" "$flags"
 done
 
+# Integer reads: each stream's first bytes, read as yara reads a file's, under any chunking.
+cat >"$tmp/reads.yar" <<'EOF'
+rule mz { condition: uint16(0) == 0x5A4D and uint32(uint32(0x3c)) == 0x4550 }
+rule a_space { condition: uint8(0) == 0x61 and uint8be(1) == 0x20 and int16be(0) == 0x6120 }
+rule nested { condition: uint8(uint8(0) - 0x5e) == 0x71 }
+rule signed { condition: int8(3) < 0 and int32be(0) < 0 }
+rule with_string { strings: $s = "sshd" condition: $s and uint32be(0) != 0 }
+rule negated { condition: not (uint16(2) == 0x7171) }
+rule defined_at_all { condition: uint8(0) == 0 or uint8(0) != 0 }
+EOF
+printf 'MZ\x90\xff' >"$tmp/mz.bin"
+head -c 56 /dev/zero >>"$tmp/mz.bin"
+printf '\x40\x00\x00\x00PE\x00\x00 tail' >>"$tmp/mz.bin"
+for f in "$tmp/mz.bin" "$tmp/in/binary.log" "$tmp/in/empty.log" examples/logs/*.log; do
+    yara "$tmp/reads.yar" "$f" >"$tmp/want" 2>/dev/null
+    for chunk in "" "--chunk-size 1" "--chunk-size 5 --chunk-seed 3"; do
+        # shellcheck disable=SC2086
+        "$WEIR" scan -w $chunk -r "$tmp/reads.yar" "$f" >"$tmp/got" 2>"$tmp/err"
+        same "integer reads ${chunk:-whole} $(basename "$f")" "$tmp/want" "$tmp/got"
+    done
+done
+
 # Namespaces, several rule files, yara's NS:FILE syntax.
 for f in examples/logs/sshd.log "$tmp/in/binary.log"; do
     yara -e -g ns1:"$tmp/fmt.yar" ns2:"$tmp/other.yar" "$f" >"$tmp/want" 2>/dev/null

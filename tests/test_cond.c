@@ -76,6 +76,14 @@ static weir__expr_t *FS(void)
     return mk(WEIR__E_FILESIZE);
 }
 
+static weir__expr_t *RD(unsigned kind, weir__expr_t *off)
+{
+    weir__expr_t *e = mk(WEIR__E_READ);
+    e->ival = kind;
+    e->a = off;
+    return e;
+}
+
 static weir__expr_t *VAR(int slot)
 {
     weir__expr_t *e = mk(WEIR__E_VAR);
@@ -351,6 +359,64 @@ TEST(undefined)
     ASSERT_INT_EQ(tri(IN(0, OFF(0, I(9)), I(10))), 2);
     ASSERT_INT_EQ(tri(IN(0, I(0), OFF(0, I(9)))), 2);
     ASSERT(undef(CNTIN(0, OFF(0, I(9)), I(10))));
+    free_all();
+}
+
+TEST(integer_reads)
+{
+    static const uint8_t head[] = {0x4d, 0x5a, 0x90, 0xff, 0x01, 0x02, 0x03, 0x84};
+    ctx_sample(); /* filesize 10 */
+    ctx.head = head;
+    ctx.head_len = sizeof head;
+    const unsigned SG = WEIR__READ_SIGNED, BE = WEIR__READ_BE;
+    ASSERT_INT_EQ(ev(EQ(RD(2, I(0)), I(0x5A4D))), 1);
+    ASSERT_INT_EQ(ev(EQ(RD(2 | BE, I(0)), I(0x4D5A))), 1);
+    ASSERT_INT_EQ(ev(EQ(RD(4, I(4)), I(0x84030201))), 1);
+    ASSERT_INT_EQ(ev(EQ(RD(4 | SG, I(4)), I(-2080177663))), 1); /* 0x84030201 as int32 */
+    ASSERT_INT_EQ(ev(EQ(RD(4 | BE, I(4)), I(0x01020384))), 1);
+    ASSERT_INT_EQ(ev(EQ(RD(1 | SG, I(3)), I(-1))), 1);
+    ASSERT_INT_EQ(ev(EQ(RD(1, I(3)), I(255))), 1);
+    ASSERT_INT_EQ(ev(EQ(RD(2 | SG | BE, I(2)), I((int16_t)0x90ff))), 1);
+    ASSERT_INT_EQ(ev(EQ(RD(1 | SG | BE, I(7)), I(-124))), 1);
+    /* nested: uint8(uint8(4) + 6) reads offset 7 */
+    ASSERT_INT_EQ(ev(EQ(RD(1, BIN(WEIR__E_ADD, RD(1, I(4)), I(6))), I(0x84))), 1);
+    /* beyond the head kept, or the bytes received, or before the start: undefined */
+    ASSERT(undef(RD(1, I(8))));
+    ASSERT(undef(RD(4, I(5))));
+    ASSERT(undef(RD(1, I(-1))));
+    ASSERT(undef(RD(1, OFF(0, I(9)))));
+    ctx.filesize = 3;
+    ASSERT(undef(RD(1, I(3))));
+    ASSERT_INT_EQ(ev(EQ(RD(1, I(2)), I(0x90))), 1);
+    ctx.head = NULL;
+    ctx.head_len = 0;
+    ASSERT(undef(RD(1, I(0))));
+    /* code from outside: a read of a size YARA has not is malformed */
+    weir__code_t code = {NULL, 0, 0};
+    uint32_t entry;
+    ASSERT_INT_EQ(weir__cond_compile(&code, EQ(RD(2, I(0)), I(1)), 0, rmap, NULL, NULL, &entry), 0);
+    ASSERT_INT_EQ(weir__code_check(&code, 0, 0), 0);
+    int patched = 0;
+    for (size_t i = 0; i < code.n; i++) {
+        weir__instr_t save = code.v[i];
+        code.v[i].a = 3; /* size 3 */
+        if (weir__code_check(&code, 0, 0) != 0)
+            patched++;
+        code.v[i] = save;
+    }
+    ASSERT_INT_EQ(patched, 1); /* only the read instruction cares about a == 3 */
+    weir__code_free(&code);
+    /* the head a condition needs */
+    weir__cond_head_t h;
+    memset(&h, 0, sizeof h);
+    weir__cond_head(AND(EQ(RD(2, I(0)), I(1)), EQ(RD(4, I(0x3c)), I(1))), &h);
+    ASSERT_UINT_EQ(h.need, 0x40);
+    ASSERT_INT_EQ(h.unknown, 0);
+    weir__cond_head(EQ(RD(1, BIN(WEIR__E_ADD, I(100), I(20))), I(1)), &h);
+    ASSERT_UINT_EQ(h.need, 121);
+    weir__cond_head(EQ(RD(1, RD(1, I(0))), I(1)), &h);
+    ASSERT_INT_EQ(h.unknown, 1);
+    ASSERT_UINT_EQ(h.need, 121);
     free_all();
 }
 
@@ -758,6 +824,11 @@ TEST(monotone_examples)
         {OF(NONE, NULL, "012"), 0, "none of them"},
         {EQ(OFF(0, I(1)), I(5)), 0, "@a[1] == 5"},
         {BIN(WEIR__E_GT, LEN(0, I(1)), I(3)), 0, "!a[1] > 3"},
+        {EQ(RD(2, I(0)), I(0x5A4D)), 1, "uint16(0) == 0x5A4D"},
+        {BIN(WEIR__E_LT, RD(4, RD(4, I(0x3c))), I(9)), 1, "uint32(uint32(0x3c)) < 9"},
+        {NOT(EQ(RD(2, I(0)), I(0x5A4D))), 0, "not uint16(0) == 0x5A4D"},
+        {BIN(WEIR__E_LT, RD(1, I(0)), FS()), 0, "uint8(0) < filesize"},
+        {BIN(WEIR__E_LT, RD(1, CNT(0)), I(3)), 0, "uint8(#a) < 3"},
         {FORR(ALL, NULL, 0, I(1), CNT(0), FOUND(1)), 0, "for all i in (1..#a) : ($b)"},
         {BIN(WEIR__E_GT, BIN(WEIR__E_SUB, CNT(0), CNT(1)), I(1)), 0, "#a - #b > 1"},
         {BIN(WEIR__E_GT, BIN(WEIR__E_ADD, CNT(0), CNT(1)), I(1)), 1, "#a + #b > 1"},
@@ -1488,8 +1559,9 @@ TEST(monotone_sound)
     ASSERT(monotone * 10 >= total);
 }
 
-TEST_MAIN(TEST_ENTRY(arithmetic), TEST_ENTRY(undefined), TEST_ENTRY(strings),
-          TEST_ENTRY(rules_and_text), TEST_ENTRY(of), TEST_ENTRY(for_of), TEST_ENTRY(for_in),
-          TEST_ENTRY(step_budget), TEST_ENTRY(compile_errors), TEST_ENTRY(shared_code),
-          TEST_ENTRY(deep), TEST_ENTRY(monotone_examples), TEST_ENTRY(referenced_strings),
-          TEST_ENTRY(printer), TEST_ENTRY(differential_yara), TEST_ENTRY(monotone_sound))
+TEST_MAIN(TEST_ENTRY(arithmetic), TEST_ENTRY(undefined), TEST_ENTRY(integer_reads),
+          TEST_ENTRY(strings), TEST_ENTRY(rules_and_text), TEST_ENTRY(of), TEST_ENTRY(for_of),
+          TEST_ENTRY(for_in), TEST_ENTRY(step_budget), TEST_ENTRY(compile_errors),
+          TEST_ENTRY(shared_code), TEST_ENTRY(deep), TEST_ENTRY(monotone_examples),
+          TEST_ENTRY(referenced_strings), TEST_ENTRY(printer), TEST_ENTRY(differential_yara),
+          TEST_ENTRY(monotone_sound))

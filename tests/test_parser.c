@@ -56,12 +56,11 @@ static int has_diag(const parsed_t *p, uint32_t line, uint32_t col, const char *
     return 0;
 }
 
-static const char *const op_names[] = {"bool",  "int",  "text", "filesize", "rule", "var", "found",
-                                       "#",     "#in",  "@",    "!",        "at",   "in",  "not",
-                                       "neg",   "~",    "and",  "or",       "<",    "<=",  ">",
-                                       ">=",    "==",   "!=",   "+",        "-",    "*",   "\\",
-                                       "%",     "<<",   ">>",   "&",        "|",    "^",   "of",
-                                       "forof", "forin"};
+static const char *const op_names[] = {
+    "bool", "int", "text", "filesize", "rule", "var", "read",  "found", "#",  "#in",
+    "@",    "!",   "at",   "in",       "not",  "neg", "~",     "and",   "or", "<",
+    "<=",   ">",   ">=",   "==",       "!=",   "+",   "-",     "*",     "\\", "%",
+    "<<",   ">>",  "&",    "|",        "^",    "of",  "forof", "forin"};
 
 static void put(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void put(char *out, size_t size, const char *fmt, ...)
@@ -90,7 +89,8 @@ static void sexpr(const weir__expr_t *e, char *out, size_t size)
         return;
     }
     put(out, size, "(%s", op_names[e->op]);
-    if (e->op == WEIR__E_RULE || e->op == WEIR__E_VAR || e->op == WEIR__E_FOR_IN)
+    if (e->op == WEIR__E_RULE || e->op == WEIR__E_VAR || e->op == WEIR__E_FOR_IN ||
+        e->op == WEIR__E_READ)
         put(out, size, " %lld", (long long)e->ival);
     if (e->op >= WEIR__E_STR_FOUND && e->op <= WEIR__E_STR_IN)
         put(out, size, " %d", e->str);
@@ -357,6 +357,19 @@ TEST(and_or_chains_are_balanced)
     /* evaluation order is kept: leaves left to right */
     ASSERT_STR_EQ(cond_of("rule a { condition: 1 and 2 and 3 and 4 and 5 }"),
                   "(and (and (and 1 2) 3) (and 4 5))");
+}
+
+TEST(integer_reads)
+{
+    /* kind: size | 8 signed | 16 big endian */
+    ASSERT_STR_EQ(cond_of("rule a { condition: uint8(0) == 0 }"), "(== (read 1 0) 0)");
+    ASSERT_STR_EQ(cond_of("rule a { condition: int32be(uint16(0x3c) + 4) < -1 }"),
+                  "(< (read 28 (+ (read 2 60) 4)) (neg 1))");
+    ASSERT_STR_EQ(cond_of("rule a { condition: uint16be(1) + int8(2) == int16(3) }"),
+                  "(== (+ (read 18 1) (read 9 2)) (read 10 3))");
+    ASSERT_ERROR("rule a { condition: uint8 0 }", 1, 27, "expecting \"(\"");
+    ASSERT_ERROR("rule a { condition: uint8(0 }", 1, 29, "expecting \")\"");
+    ASSERT_STR_EQ(cond_of("rule a { condition: uint8(0) }"), "(read 1 0)");
 }
 
 TEST(integers)
@@ -648,9 +661,6 @@ TEST(unsupported_features)
     ASSERT_ERROR("include \"x.yar\"\nrule a { condition: true }", 1, 1,
                  "include is not supported yet");
     ASSERT_ERROR("rule a { condition: entrypoint == 0 }", 1, 21, "\"entrypoint\" is not supported");
-    ASSERT_ERROR("rule a { condition: uint8(0) == 0 }", 1, 21,
-                 "integer reads (uint8...) are not supported yet");
-    ASSERT_ERROR("rule a { condition: int32be(0) == 0 }", 1, 21, "\"int32be\"");
     ASSERT_ERROR("rule a { condition: pe.number_of_sections == 1 }", 1, 21,
                  "undefined identifier \"pe\": module member access is not supported");
     ASSERT_ERROR("rule a { condition: filename == \"x\" }", 1, 21,
@@ -968,10 +978,11 @@ TEST(many_rules_and_strings)
 TEST_MAIN(TEST_ENTRY(rule_header), TEST_ENTRY(meta_values), TEST_ENTRY(text_strings),
           TEST_ENTRY(hex_and_regex_strings), TEST_ENTRY(comments_everywhere),
           TEST_ENTRY(precedence), TEST_ENTRY(and_or_chains_are_balanced), TEST_ENTRY(integers),
-          TEST_ENTRY(string_references), TEST_ENTRY(string_sets), TEST_ENTRY(for_loops),
-          TEST_ENTRY(rule_references), TEST_ENTRY(syntax_errors), TEST_ENTRY(lexical_errors),
-          TEST_ENTRY(nul_bytes), TEST_ENTRY(semantic_errors), TEST_ENTRY(modifier_errors),
-          TEST_ENTRY(unsupported_features), TEST_ENTRY(recovery_reports_every_rule),
-          TEST_ENTRY(error_limit), TEST_ENTRY(null_diags_and_empty_input), TEST_ENTRY(every_prefix),
+          TEST_ENTRY(integer_reads), TEST_ENTRY(string_references), TEST_ENTRY(string_sets),
+          TEST_ENTRY(for_loops), TEST_ENTRY(rule_references), TEST_ENTRY(syntax_errors),
+          TEST_ENTRY(lexical_errors), TEST_ENTRY(nul_bytes), TEST_ENTRY(semantic_errors),
+          TEST_ENTRY(modifier_errors), TEST_ENTRY(unsupported_features),
+          TEST_ENTRY(recovery_reports_every_rule), TEST_ENTRY(error_limit),
+          TEST_ENTRY(null_diags_and_empty_input), TEST_ENTRY(every_prefix),
           TEST_ENTRY(random_mutations), TEST_ENTRY(random_bytes), TEST_ENTRY(deep_nesting),
           TEST_ENTRY(many_rules_and_strings))
