@@ -39,6 +39,7 @@ void weir__ast_rule_free(weir__ast_rule_t *r)
     for (size_t i = 0; i < r->nstrings; i++) {
         weir__free(NULL, r->strings[i].id, 0);
         weir__free(NULL, r->strings[i].value, 0);
+        weir__free(NULL, r->strings[i].alphabet, 0);
     }
     weir__free(NULL, r->strings, 0);
     weir__expr_free(r->cond);

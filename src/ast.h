@@ -30,9 +30,9 @@ typedef enum weir__str_kind {
 #define WEIR__MOD_ASCII 0x0004u
 #define WEIR__MOD_FULLWORD 0x0008u
 #define WEIR__MOD_PRIVATE 0x0010u
-#define WEIR__MOD_XOR 0x0020u        /* issue 3: parsed, refused by the compiler */
-#define WEIR__MOD_BASE64 0x0040u     /* issue 3 */
-#define WEIR__MOD_BASE64WIDE 0x0080u /* issue 3 */
+#define WEIR__MOD_XOR 0x0020u
+#define WEIR__MOD_BASE64 0x0040u
+#define WEIR__MOD_BASE64WIDE 0x0080u
 
 /* Regular expression flags after the closing slash (weir__ast_string_t.re_flags). */
 #define WEIR__RE_NOCASE 0x1u /* /.../i */
@@ -46,6 +46,7 @@ typedef struct weir__ast_string {
     uint32_t mods;          /* WEIR__MOD_*                                   */
     uint32_t re_flags;      /* WEIR__RE_*                                    */
     uint8_t xor_lo, xor_hi; /* xor range when WEIR__MOD_XOR                  */
+    uint8_t *alphabet;      /* base64 alphabet (64 bytes), NULL: the standard */
     weir__loc_t loc;        /* of the identifier                             */
     weir__loc_t value_loc;  /* of the first byte of value in the source:
                                for hex, the byte after '{'; for a regex, the
@@ -98,8 +99,9 @@ typedef enum weir__op {
 
     /* unary: a */
     WEIR__E_NOT,
-    WEIR__E_NEG,    /* -a */
-    WEIR__E_BITNOT, /* ~a */
+    WEIR__E_DEFINED, /* defined a: whether a's value is defined */
+    WEIR__E_NEG,     /* -a */
+    WEIR__E_BITNOT,  /* ~a */
 
     /* binary: a OP b */
     WEIR__E_AND,
@@ -133,7 +135,8 @@ typedef enum weir__quant {
     WEIR__Q_ALL,
     WEIR__Q_ANY,
     WEIR__Q_NONE,
-    WEIR__Q_EXPR /* the count is expression a */
+    WEIR__Q_EXPR,   /* the count is expression a */
+    WEIR__Q_PERCENT /* a percentage of the set, expression a (N% of SET) */
 } weir__quant_t;
 
 typedef struct weir__expr weir__expr_t;

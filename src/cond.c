@@ -71,7 +71,7 @@ enum {
     OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_SHL, OP_SHR, OP_BAND, OP_BOR, OP_BXOR,
     OP_OF, OP_STR,
     OP_LOOP_RANGE, OP_LOOP_ENUM, OP_LOOP_STRS, OP_LOOP_NEXT, OP_LOOP_STEP, OP_LOOP_END,
-    OP_READ,
+    OP_READ, OP_DEFINED,
     OP_LAST
 };
 /* clang-format on */
@@ -307,7 +307,7 @@ static uint32_t str_operand(cc_t *c, const weir__expr_t *e)
 static void c_quant(cc_t *c, const weir__expr_t *e)
 {
     /* YARA pushes UNDEFINED for all, 1 for any and 0 for none. */
-    if (e->quant == WEIR__Q_EXPR)
+    if (e->quant == WEIR__Q_EXPR || e->quant == WEIR__Q_PERCENT)
         c_int(c, e->a, e, "a quantifier");
     else
         emit(c, OP_PUSH, 0, e->quant == WEIR__Q_ALL ? UNDEF : e->quant == WEIR__Q_ANY, +1);
@@ -518,6 +518,10 @@ static void c_leaf_or_other(cc_t *c, const weir__expr_t *e)
     case WEIR__E_FILESIZE:
         emit(c, OP_FILESIZE, 0, 0, +1);
         break;
+    case WEIR__E_DEFINED:
+        c_bool(c, e->a, e); /* the raw value: undefined stays undefined */
+        emit(c, OP_DEFINED, 0, 0, 0);
+        break;
     case WEIR__E_READ:
         c_int(c, e->a, e, "integer read's offset");
         emit(c, OP_READ, (uint32_t)e->ival, 0, 0);
@@ -585,7 +589,7 @@ static void c_leaf_or_other(cc_t *c, const weir__expr_t *e)
         if (check_set(c, e) != 0)
             break;
         c_quant(c, e);
-        emit(c, OP_OF, (uint32_t)e->nstrs, 0, 0);
+        emit(c, OP_OF, (uint32_t)e->nstrs, e->quant == WEIR__Q_PERCENT, 0);
         c_set(c, e);
         break;
     case WEIR__E_FOR_OF:
@@ -684,6 +688,7 @@ int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrule
             (op == OP_ENTER && (in->imm < 0 || in->imm > (int64_t)WEIR__MAX_STACK)) ||
             (op == OP_RULE && in->a >= nrules) || (op == OP_STR && in->a >= nstrings) ||
             (op == OP_READ && !read_kind_ok(in->a)) ||
+            (op == OP_OF && (in->imm < 0 || in->imm > 1)) ||
             ((op == OP_JFALSE || op == OP_JTRUE) && !jump_ok(code, pc, 0, 1)) ||
             (op == OP_LOOP_NEXT && !jump_ok(code, pc, OP_LOOP_END, 1)) ||
             (op == OP_LOOP_STEP && !jump_ok(code, pc, OP_LOOP_NEXT, -1)))
@@ -801,6 +806,10 @@ int weir__cond_eval(const weir__code_t *code, uint32_t entry, const weir__evalct
             POP(r1);
             PUSH(read_int(ctx, in->a, r1));
             break;
+        case OP_DEFINED:
+            POP(r1);
+            PUSH(!IS_UNDEF(r1));
+            break;
         case OP_RULE:
             PUSH(ctx->rule_true && ctx->rule_true[in->a] ? 1 : 0);
             break;
@@ -884,7 +893,9 @@ int weir__cond_eval(const weir__code_t *code, uint32_t entry, const weir__evalct
                 found += MLIST(v[pc + i].a)->n > 0;
             }
             steps += cnt;
-            if (IS_UNDEF(r1))
+            if (in->imm) /* N% of: YARA compares in double precision */
+                r2 = IS_UNDEF(r1) ? UNDEF : ((double)found / cnt) * 100 >= (double)r1;
+            else if (IS_UNDEF(r1))
                 r2 = found >= cnt;
             else if (r1 == 0)
                 r2 = found == 0;
@@ -1250,7 +1261,9 @@ static int fixed_quant(const weir__expr_t *e, int64_t n_all, int *all, int64_t *
 {
     *all = e->quant == WEIR__Q_ALL;
     *q = *all ? n_all : e->quant == WEIR__Q_ANY;
-    return e->quant != WEIR__Q_EXPR || known(e->a, q);
+    return e->quant != WEIR__Q_EXPR && e->quant != WEIR__Q_PERCENT ? 1
+           : e->quant == WEIR__Q_EXPR                              ? known(e->a, q)
+                                                                   : 0;
 }
 
 static mv_t ana_of(const weir__expr_t *e, mctx_t *m)
@@ -1258,6 +1271,12 @@ static mv_t ana_of(const weir__expr_t *e, mctx_t *m)
     mv_t r = mv_bool(0, 0, 1, 1);
     int all;
     int64_t q;
+    if (e->quant == WEIR__Q_PERCENT) {
+        /* found / n * 100 >= a constant: found only grows */
+        mv_t a = ana(e->a, m);
+        r.up = a.dir == D_CONST && a.sdef;
+        return r;
+    }
     if (fixed_quant(e, 1, &all, &q)) {
         /* found >= q; 0 means none found; q < 0 or q > the set: constant */
         r.up = q != 0;
@@ -1483,6 +1502,12 @@ static mv_t ana(const weir__expr_t *e, mctx_t *m)
     case WEIR__E_NOT: {
         mv_t a = ana(e->a, m);
         r = mv_bool(a.down && a.sdef, a.up && a.udef, a.sdef, a.udef);
+        break;
+    }
+    case WEIR__E_DEFINED: {
+        /* true once a is defined for good, false while it is undefined for good */
+        mv_t a = ana(e->a, m);
+        r = mv_bool(a.sdef, a.udef, 1, 1);
         break;
     }
     case WEIR__E_NEG:

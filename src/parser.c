@@ -766,7 +766,7 @@ static weir__expr_t *parse_primary(parser_t *p)
         break;
     }
     case WEIR__T_DEFINED:
-        error_at(p, loc, "\"defined\" is not supported yet");
+        error_at(p, loc, "syntax error, \"defined\" gives a boolean: it cannot be an operand here");
         break;
     case WEIR__T_STRING_ID:
     case WEIR__T_STRING_COUNT:
@@ -895,8 +895,23 @@ static weir__expr_t *parse_bin(parser_t *p, int minprec)
         need_int(p, lhs, name);
         next(p);
         if (k == WEIR__T_PERCENT && p->tok.kind == WEIR__T_OF) {
-            error_at(p, loc, "percentage quantifiers (\"N%% of ...\") are not supported yet");
-            goto fail;
+            /* N% of SET: lhs is the percentage */
+            int64_t pct;
+            if (const_value(lhs, &pct) && (pct < 1 || pct > 100))
+                error_at(p, lhs->loc, "percentage must be between 1 and 100 (inclusive)");
+            weir__expr_t *e = mk(p, WEIR__E_OF, loc);
+            if (!e)
+                goto fail;
+            e->quant = WEIR__Q_PERCENT;
+            e->a = lhs;
+            next(p);
+            if (parse_set(p, e) != 0) {
+                weir__expr_free(e);
+                lhs = NULL;
+                goto fail;
+            }
+            p->nest -= chain;
+            return e;
         }
         if (enter(p) != 0)
             goto fail;
@@ -982,9 +997,11 @@ static weir__expr_t *parse_cmp(parser_t *p)
     return lhs;
 }
 
+/* not X, defined X (both bind tighter than and/or). */
 static weir__expr_t *parse_not(parser_t *p)
 {
-    if (p->tok.kind != WEIR__T_NOT)
+    weir__tok_t k = p->tok.kind;
+    if (k != WEIR__T_NOT && k != WEIR__T_DEFINED)
         return parse_cmp(p);
     weir__loc_t loc = p->tok.loc;
     if (enter(p) != 0)
@@ -992,7 +1009,7 @@ static weir__expr_t *parse_not(parser_t *p)
     next(p);
     weir__expr_t *a = parse_not(p);
     p->nest--;
-    return a ? mk2(p, WEIR__E_NOT, loc, a, NULL) : NULL;
+    return a ? mk2(p, k == WEIR__T_NOT ? WEIR__E_NOT : WEIR__E_DEFINED, loc, a, NULL) : NULL;
 }
 
 typedef struct chain_item {
@@ -1188,21 +1205,43 @@ static int parse_xor_args(parser_t *p, weir__ast_string_t *s)
     return 0;
 }
 
-/* base64 / base64wide ("alphabet"), after the keyword. */
-static int parse_base64_args(parser_t *p)
+/* base64 / base64wide ("alphabet"), after the keyword.  When both modifiers are given they
+   must name the same alphabet (the standard one when none is written), as in YARA. */
+static int parse_base64_args(parser_t *p, weir__ast_string_t *s, int first, weir__loc_t loc)
 {
-    if (!accept(p, WEIR__T_LPAREN))
+    static const char standard[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *alpha = (const uint8_t *)standard;
+    uint8_t custom[64];
+    if (accept(p, WEIR__T_LPAREN)) {
+        if (p->tok.kind != WEIR__T_TEXT) {
+            unexpected(p, "text string");
+            return -1;
+        }
+        loc = p->tok.loc;
+        if (p->lx.buf_len != 64) {
+            error_at(p, loc, "length of base64 alphabet must be 64");
+            alpha = NULL;
+        } else {
+            memcpy(custom, p->lx.buf, 64);
+            alpha = custom;
+        }
+        next(p);
+        if (expect(p, WEIR__T_RPAREN, "\")\"") != 0)
+            return -1;
+    }
+    if (!alpha)
         return 0;
-    if (p->tok.kind != WEIR__T_TEXT) {
-        unexpected(p, "text string");
+    if (!first) {
+        if (memcmp(s->alphabet ? s->alphabet : (const uint8_t *)standard, alpha, 64) != 0)
+            error_at(p, loc, "can not specify multiple alphabets");
+        return 0;
+    }
+    if (alpha == custom && !(s->alphabet = weir__memdup(custom, 64))) {
+        p->lx.oom = 1;
         return -1;
     }
-    if (p->lx.buf_len != 64)
-        error_at(p, p->tok.loc, "length of base64 alphabet must be 64");
-    else
-        error_at(p, p->tok.loc, "custom base64 alphabets are not supported yet");
-    next(p);
-    return expect(p, WEIR__T_RPAREN, "\")\"");
+    return 0;
 }
 
 static int parse_modifiers(parser_t *p, weir__ast_string_t *s)
@@ -1221,7 +1260,9 @@ static int parse_modifiers(parser_t *p, weir__ast_string_t *s)
         next(p);
         if (k == WEIR__T_XOR && parse_xor_args(p, s) != 0)
             return -1;
-        if ((k == WEIR__T_BASE64 || k == WEIR__T_BASE64WIDE) && parse_base64_args(p) != 0)
+        if ((k == WEIR__T_BASE64 || k == WEIR__T_BASE64WIDE) &&
+            parse_base64_args(p, s, (s->mods & (WEIR__MOD_BASE64 | WEIR__MOD_BASE64WIDE)) != bit,
+                              loc) != 0)
             return -1;
     }
     uint32_t m = s->mods;

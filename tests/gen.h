@@ -942,10 +942,10 @@ static inline void gen_cond_atom(gen_rng_t *r, gen_rule_ctx_t *c, gen_buf_t *out
         break;
     }
     case 12: {
-        static const char *const q[] = {"any", "all", "none", "1", "2"};
+        static const char *const q[] = {"any", "all", "none", "1", "2", "50%", "34%", "100%"};
         gen_buf_t set = {0};
         gen_string_set(r, c, &set, &size);
-        const char *qq = q[gen_below(r, 5)];
+        const char *qq = q[gen_below(r, 8)];
         if (qq[0] == '2' && size < 2)
             qq = "any";
         gen_printf(out, "%s of %s", qq, set.p);
@@ -977,7 +977,11 @@ static inline void gen_cond_atom(gen_rng_t *r, gen_rule_ctx_t *c, gen_buf_t *out
         break;
     case 17:
         s = gen_pick_sid(r, c, &k);
-        gen_printf(out, "#%s == 0", s + 1);
+        if (gen_chance(r, 50))
+            gen_printf(out, "#%s == 0", s + 1);
+        else
+            gen_printf(out, "%sdefined %c%s[%u]", gen_chance(r, 30) ? "not " : "",
+                       gen_chance(r, 50) ? '@' : '!', s + 1, gen_range(r, 1, 3));
         break;
     default:
         gen_printf(out, "%s of them", gen_chance(r, 50) ? "any" : "all");

@@ -57,10 +57,10 @@ static int has_diag(const parsed_t *p, uint32_t line, uint32_t col, const char *
 }
 
 static const char *const op_names[] = {
-    "bool", "int", "text", "filesize", "rule", "var", "read",  "found", "#",  "#in",
-    "@",    "!",   "at",   "in",       "not",  "neg", "~",     "and",   "or", "<",
-    "<=",   ">",   ">=",   "==",       "!=",   "+",   "-",     "*",     "\\", "%",
-    "<<",   ">>",  "&",    "|",        "^",    "of",  "forof", "forin"};
+    "bool", "int", "text", "filesize", "rule", "var",     "read", "found", "#",    "#in",
+    "@",    "!",   "at",   "in",       "not",  "defined", "neg",  "~",     "and",  "or",
+    "<",    "<=",  ">",    ">=",       "==",   "!=",      "+",    "-",     "*",    "\\",
+    "%",    "<<",  ">>",   "&",        "|",    "^",       "of",   "forof", "forin"};
 
 static void put(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void put(char *out, size_t size, const char *fmt, ...)
@@ -97,7 +97,7 @@ static void sexpr(const weir__expr_t *e, char *out, size_t size)
     if (e->op == WEIR__E_TEXT)
         put(out, size, " \"%.*s\"", (int)e->text_len, e->text);
     if (e->op >= WEIR__E_OF) {
-        static const char *const q[] = {"all", "any", "none", "expr"};
+        static const char *const q[] = {"all", "any", "none", "expr", "percent"};
         put(out, size, " %s", q[e->quant]);
     }
     if (e->op == WEIR__E_OF || e->op == WEIR__E_FOR_OF) {
@@ -370,6 +370,20 @@ TEST(integer_reads)
     ASSERT_ERROR("rule a { condition: uint8 0 }", 1, 27, "expecting \"(\"");
     ASSERT_ERROR("rule a { condition: uint8(0 }", 1, 29, "expecting \")\"");
     ASSERT_STR_EQ(cond_of("rule a { condition: uint8(0) }"), "(read 1 0)");
+}
+
+TEST(defined_and_percent)
+{
+    ASSERT_STR_EQ(cond_str("defined @a[1] and not defined #b"),
+                  "(and (defined (@ 0 1)) (not (defined (# 1))))");
+    ASSERT_STR_EQ(cond_str("50% of them"), "(of percent [0,1,2,3] 50)");
+    ASSERT_STR_EQ(cond_str("#a % 3 == 1 or 10 % of ($a, $b)"),
+                  "(or (== (% (# 0) 3) 1) (of percent [0,1] 10))");
+    ASSERT_ERROR("rule a { strings: $a = \"x\" condition: 0% of them }", 1, 39,
+                 "percentage must be between 1 and 100 (inclusive)");
+    ASSERT_ERROR("rule a { strings: $a = \"x\" condition: 101% of them }", 1, 39,
+                 "percentage must be between 1 and 100 (inclusive)");
+    ASSERT_ERROR("rule a { condition: 1 + defined 2 }", 1, 25, "\"defined\" gives a boolean");
 }
 
 TEST(integers)
@@ -671,11 +685,10 @@ TEST(unsupported_features)
                  "operator \"matches\" is not supported");
     ASSERT_ERROR("rule a { condition: \"abc\" iequals \"b\" }", 1, 27,
                  "operator \"iequals\" is not supported");
-    ASSERT_ERROR("rule a { condition: defined 1 }", 1, 21, "\"defined\" is not supported yet");
-    ASSERT_ERROR("rule a { strings: $a = \"x\" condition: 50% of them }", 1, 41,
-                 "percentage quantifiers");
+    ASSERT_STR_EQ(cond_of("rule a { condition: defined 1 }"), "(defined 1)");
+    /* yara 4.2.3 has no "for N% of" either */
     ASSERT_ERROR("rule a { strings: $a = \"x\" condition: for 50% of them : ($) }", 1, 45,
-                 "percentage quantifiers");
+                 "syntax error");
     ASSERT_ERROR("rule a { condition: for any s in pe.sections : (true) }", 1, 34,
                  "undefined identifier \"pe\"");
     /* only when followed by `of` is % a quantifier */
@@ -978,11 +991,11 @@ TEST(many_rules_and_strings)
 TEST_MAIN(TEST_ENTRY(rule_header), TEST_ENTRY(meta_values), TEST_ENTRY(text_strings),
           TEST_ENTRY(hex_and_regex_strings), TEST_ENTRY(comments_everywhere),
           TEST_ENTRY(precedence), TEST_ENTRY(and_or_chains_are_balanced), TEST_ENTRY(integers),
-          TEST_ENTRY(integer_reads), TEST_ENTRY(string_references), TEST_ENTRY(string_sets),
-          TEST_ENTRY(for_loops), TEST_ENTRY(rule_references), TEST_ENTRY(syntax_errors),
-          TEST_ENTRY(lexical_errors), TEST_ENTRY(nul_bytes), TEST_ENTRY(semantic_errors),
-          TEST_ENTRY(modifier_errors), TEST_ENTRY(unsupported_features),
-          TEST_ENTRY(recovery_reports_every_rule), TEST_ENTRY(error_limit),
-          TEST_ENTRY(null_diags_and_empty_input), TEST_ENTRY(every_prefix),
+          TEST_ENTRY(integer_reads), TEST_ENTRY(defined_and_percent), TEST_ENTRY(string_references),
+          TEST_ENTRY(string_sets), TEST_ENTRY(for_loops), TEST_ENTRY(rule_references),
+          TEST_ENTRY(syntax_errors), TEST_ENTRY(lexical_errors), TEST_ENTRY(nul_bytes),
+          TEST_ENTRY(semantic_errors), TEST_ENTRY(modifier_errors),
+          TEST_ENTRY(unsupported_features), TEST_ENTRY(recovery_reports_every_rule),
+          TEST_ENTRY(error_limit), TEST_ENTRY(null_diags_and_empty_input), TEST_ENTRY(every_prefix),
           TEST_ENTRY(random_mutations), TEST_ENTRY(random_bytes), TEST_ENTRY(deep_nesting),
           TEST_ENTRY(many_rules_and_strings))
