@@ -263,7 +263,43 @@ static int add_re_variants(builder_t *b, const weir__ast_string_t *s, uint32_t g
     return result;
 }
 
-/* The variant(s) of a text string. */
+/*
+ * Whether YARA can record the form (wide or ascii) of xor string s under a key outside the
+ * forms it searches: YARA verifies a start found by any atom (its ascii atom, its wide one:
+ * the first two bytes of the ascii atom widened, each under every key of the range) by trying
+ * the forms in turn under the key the first byte gives.  So a form under key k counts when
+ * some atom under some key of the range agrees with it on the bytes they share.
+ */
+static int xor_reachable(const weir__ast_string_t *s, int want_ascii, int want_wide, int wide,
+                         unsigned k)
+{
+    size_t n = s->len, at = weir__re_literal_atom(s->value, n);
+    size_t la = n < YARA_MAX_ATOM_LENGTH ? n : YARA_MAX_ATOM_LENGTH;
+    for (int aw = 0; aw < 2; aw++) {
+        if (aw ? !want_wide : !want_ascii)
+            continue;
+        size_t alen = aw ? (2 * la < YARA_MAX_ATOM_LENGTH ? 2 * la : YARA_MAX_ATOM_LENGTH) : la;
+        size_t aoff = aw ? 2 * at : at, flen = wide ? 2 * n : n;
+        for (unsigned ak = s->xor_lo; ak <= s->xor_hi; ak++) {
+            size_t j;
+            for (j = 0; j < alen && aoff + j < flen; j++) {
+                uint8_t a = aw ? (j % 2 ? 0 : s->value[at + j / 2]) : s->value[at + j];
+                size_t q = aoff + j;
+                uint8_t f = wide ? (q % 2 ? 0 : s->value[q / 2]) : s->value[q];
+                if ((uint8_t)(a ^ ak) != (uint8_t)(f ^ k))
+                    break;
+            }
+            if (j == alen || aoff + j >= flen)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The variant(s) of a text string: its ascii and/or wide form, and with xor one of each per
+ * key of the range, the whole form xored (for wide, the zero bytes too, as YARA does).
+ */
 static int add_text_variants(builder_t *b, const weir__ast_string_t *s, uint32_t gi,
                              weir__string_t *ws)
 {
@@ -281,22 +317,172 @@ static int add_text_variants(builder_t *b, const weir__ast_string_t *s, uint32_t
     int want_ascii = (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE);
     int want_wide = (s->mods & WEIR__MOD_WIDE) != 0;
     unsigned flags = (s->mods & WEIR__MOD_NOCASE) ? HS_FLAG_CASELESS : 0;
-    for (int wide = 0; wide < 2; wide++) {
-        if ((wide && !want_wide) || (!wide && !want_ascii))
-            continue;
-        weir__variant_t *v = new_variant(b, s, gi, literal_pattern(s->value, s->len, wide), flags);
-        if (!v)
-            return -1;
-        v->kind = WEIR__V_FIXED;
-        v->wide = (uint8_t)wide;
-        v->len = (uint32_t)(s->len * (wide ? 2 : 1));
-        v->lookahead = (s->mods & WEIR__MOD_FULLWORD) ? (wide ? 2 : 1) : 0;
-        if (v->len > ws->max_len)
-            ws->max_len = v->len;
-        if (check_pattern(b, s, v) != 0)
-            return -1;
+    int xor = (s->mods & WEIR__MOD_XOR) != 0;
+    unsigned lo = xor? s->xor_lo : 0, hi = xor? s->xor_hi : 0;
+    ws->xor_lo = (uint8_t)lo;
+    ws->xor_hi = (uint8_t)hi;
+    ws->atom_at = weir__re_literal_atom(s->value, s->len);
+    int fits = s->len * (want_wide ? 2 : 1) <= YARA_MAX_ATOM_LENGTH;
+    uint8_t *form = malloc(s->len * 2);
+    if (!form) {
+        b->oom = 1;
+        return -1;
     }
-    return 0;
+    int rc = 0;
+    for (int wide = 0; wide < 2 && rc == 0; wide++) {
+        /* YARA's xor check tries the ascii form even without the ascii modifier. */
+        if ((wide && !want_wide) || (!wide && !want_ascii && !(xor&&!fits)))
+            continue;
+        size_t n = s->len * (wide ? 2 : 1);
+        for (unsigned k = 0; k < 256 && rc == 0; k++) {
+            int in_range = k >= lo && k <= hi && (wide ? want_wide : want_ascii);
+            if (!in_range && (!xor || fits || !xor_reachable(s, want_ascii, want_wide, wide, k)))
+                continue;
+            for (size_t i = 0; i < n; i++)
+                form[i] = (uint8_t)((wide ? (i % 2 ? 0 : s->value[i / 2]) : s->value[i]) ^ k);
+            weir__variant_t *v = new_variant(b, s, gi, literal_pattern(form, n, 0), flags);
+            if (!v) {
+                rc = -1;
+                break;
+            }
+            v->kind = WEIR__V_FIXED;
+            v->wide = (uint8_t)wide;
+            v->len = (uint32_t)n;
+            v->lookahead = (s->mods & WEIR__MOD_FULLWORD) ? (wide ? 2 : 1) : 0;
+            /* An xor string's ascii form is decided once its wide form's bytes are here too
+               (YARA tries that first, and the wide atom may lie past the ascii form). */
+            if (!wide && xor&&want_wide && !fits)
+                v->lookahead = (uint8_t)(s->len + 2 < 250 ? s->len + 2 : 250);
+            if (v->len > ws->max_len)
+                ws->max_len = v->len;
+            if (check_pattern(b, s, v) != 0)
+                rc = -1;
+        }
+    }
+    free(form);
+    return rc;
+}
+
+/* YARA's regular-expression metacharacters, escaped in the base64 expression. */
+static int b64_meta(uint8_t c)
+{
+    return c && strchr("\\^$|()[]*?{},.+}", c) != NULL;
+}
+
+/* Appends the encoding of s, prefixed with i bytes, without the characters that depend on
+   the bytes around s (libyara/base64.c), widened if wide, escaped as a regex. */
+static char *b64_alternative(char *o, const uint8_t *s, size_t len, int i, int wide,
+                             const uint8_t *alpha)
+{
+    size_t n = len + (size_t)i, enc_len = 0;
+    char *enc = malloc((n + 2) / 3 * 4 + 1);
+    if (!enc)
+        return NULL;
+    for (size_t j = 0; j < n; j += 3) {
+        uint32_t v = 0;
+        size_t m = n - j < 3 ? n - j : 3;
+        for (size_t t = 0; t < 3; t++) {
+            size_t at = j + t;
+            uint8_t byte = t < m ? (at < (size_t)i ? 'A' : s[at - (size_t)i]) : 0;
+            v = v << 8 | byte;
+        }
+        for (size_t t = 0; t < m + 1; t++)
+            enc[enc_len++] = (char)alpha[(v >> (18 - 6 * t)) & 0x3f];
+    }
+    size_t pad = n % 3 ? 3 - n % 3 : 0;
+    /* The padded encoding has pad '=' more; YARA strips pad + 1 characters from its end
+       (none when pad is 0) and i + 1 from its start (none when i is 0). */
+    size_t trail = pad ? pad + 1 : 0, lead = i ? (size_t)i + 1 : 0;
+    size_t full = enc_len + pad;
+    for (size_t j = lead; j + trail < full; j++) {
+        uint8_t c = (uint8_t)enc[j];
+        if (b64_meta(c))
+            *o++ = '\\';
+        if (c == 0)
+            o += sprintf(o, "\\x00");
+        else
+            *o++ = (char)c;
+        if (wide)
+            o += sprintf(o, "\\x00");
+    }
+    free(enc);
+    return o;
+}
+
+/*
+ * A base64 or base64wide string is, as in YARA, the regular expression (e1|e2|...) of the
+ * encodings of its text at offsets 0, 1 and 2 (1 skipped for a one-byte text), for the wide
+ * text first, then the ascii one, base64 before base64wide each time; no ascii or wide form of
+ * the expression itself is matched.
+ */
+static int add_base64_variants(builder_t *b, const weir__ast_string_t *s, uint32_t gi,
+                               weir__string_t *ws)
+{
+    static const uint8_t standard[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *alpha = s->alphabet ? s->alphabet : standard;
+    if (s->len == 0) {
+        weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc, "empty string %s", s->id);
+        return -1;
+    }
+    uint8_t *wide_text = malloc(s->len * 2);
+    /* Each encoded byte may become "\\x00\\x00" (10 bytes); 2 forms x 2 kinds x 3 offsets. */
+    char *re = malloc(((s->len * 2 + 2) / 3 * 4 + 8) * 10 * 12 + 16);
+    if (!wide_text || !re) {
+        free(wide_text);
+        free(re);
+        b->oom = 1;
+        return -1;
+    }
+    for (size_t i = 0; i < s->len; i++) {
+        wide_text[2 * i] = s->value[i];
+        wide_text[2 * i + 1] = 0;
+    }
+    int texts[2] = {(s->mods & WEIR__MOD_WIDE) != 0,
+                    (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE)};
+    char *o = re;
+    int nalt = 0;
+    *o++ = '(';
+    for (int t = 0; t < 2 && o; t++) {
+        if (!texts[t])
+            continue;
+        const uint8_t *text = t == 0 ? wide_text : s->value;
+        size_t len = t == 0 ? s->len * 2 : s->len;
+        for (int kind = 0; kind < 2 && o; kind++) {
+            if (!(s->mods & (kind ? WEIR__MOD_BASE64WIDE : WEIR__MOD_BASE64)))
+                continue;
+            for (int i = 0; i <= 2 && o; i++) {
+                if (i == 1 && len == 1)
+                    continue;
+                if (nalt++)
+                    *o++ = '|';
+                o = b64_alternative(o, text, len, i, kind, alpha);
+            }
+        }
+    }
+    free(wide_text);
+    if (!o) {
+        free(re);
+        b->oom = 1;
+        return -1;
+    }
+    *o++ = ')';
+    *o = '\0';
+    weir__ast_string_t rs = *s;
+    rs.kind = WEIR__STR_REGEX;
+    rs.value = (uint8_t *)re;
+    rs.len = (size_t)(o - re);
+    rs.re_flags = 0;
+    rs.mods = s->mods & ~(uint32_t)(WEIR__MOD_WIDE | WEIR__MOD_ASCII);
+    rs.value_loc = s->loc;
+    int rc = add_re_variants(b, &rs, gi, ws);
+    free(re);
+    /* YARA never takes the alternation for a literal: no fixed offset, no atom rule. */
+    free(ws->text);
+    ws->text = NULL;
+    ws->text_len = 0;
+    ws->literal = 0;
+    return rc;
 }
 
 static int add_string(builder_t *b, const weir__ast_string_t *s, uint32_t rule_index)
@@ -315,21 +501,13 @@ static int add_string(builder_t *b, const weir__ast_string_t *s, uint32_t rule_i
         b->oom = 1;
         return -1;
     }
-    static const struct {
-        uint32_t mod;
-        const char *name;
-    } later[] = {
-        {WEIR__MOD_XOR, "xor"}, {WEIR__MOD_BASE64, "base64"}, {WEIR__MOD_BASE64WIDE, "base64wide"}};
-    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
-        if (s->mods & later[i].mod) {
-            weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc,
-                           "the %s modifier (string %s) is not supported yet", later[i].name,
-                           s->id);
-            return -1;
-        }
-    }
-    int rc =
-        s->kind == WEIR__STR_TEXT ? add_text_variants(b, s, gi, ws) : add_re_variants(b, s, gi, ws);
+    int rc;
+    if (s->kind != WEIR__STR_TEXT)
+        rc = add_re_variants(b, s, gi, ws);
+    else if (s->mods & (WEIR__MOD_BASE64 | WEIR__MOD_BASE64WIDE))
+        rc = add_base64_variants(b, s, gi, ws);
+    else
+        rc = add_text_variants(b, s, gi, ws);
     ws->nvariants = r->nvariants - ws->first_variant;
     if (ws->literal)
         ws->fits = ws->text_len * ((s->mods & WEIR__MOD_WIDE) ? 2 : 1) <= YARA_MAX_ATOM_LENGTH;

@@ -153,21 +153,82 @@ static int fullword_ok(weir__scan_t *c, uint64_t p, uint64_t e, int wide)
     return b ? fullword_in(b, lo, hi, p, e, wide) : 0;
 }
 
-/* Whether the ascii form of text string s matches at p (YARA tries it first). */
-static int ascii_at(weir__scan_t *c, const weir__string_t *s, uint64_t p)
+/* Whether b[0..n) is text t (every other byte of b, each followed by a zero byte, when
+   wide), all bytes xored with key. */
+static int form_is(const uint8_t *b, const uint8_t *t, uint32_t n, int wide, uint8_t key,
+                   int nocase)
 {
-    if (p + s->text_len > c->wend)
-        return 0;
-    const uint8_t *b = weir__view(c, p, p + s->text_len);
-    if (!b)
-        return 0;
-    if (s->mods & WEIR__MOD_NOCASE) {
-        for (uint32_t i = 0; i < s->text_len; i++)
-            if (lower(b[i]) != lower(s->text[i]))
-                return 0;
-        return 1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t x = (uint8_t)(b[wide ? 2 * i : i] ^ key);
+        if (nocase ? lower(x) != lower(t[i]) : x != t[i])
+            return 0;
+        if (wide && (uint8_t)(b[2 * i + 1] ^ key) != 0)
+            return 0;
     }
-    return memcmp(b, s->text, s->text_len) == 0;
+    return 1;
+}
+
+/*
+ * The length YARA records for literal string s at p (0: none): it tries the ascii form, then
+ * the wide one, then with xor the wide form and the ascii form under the key that makes their
+ * first byte match, and keeps the first that matches.  A form whose bytes are not all here
+ * does not match.
+ */
+static uint32_t literal_at(weir__scan_t *c, const weir__string_t *s, uint64_t p)
+{
+    uint32_t n = s->text_len;
+    int ascii = (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE);
+    int wide = (s->mods & WEIR__MOD_WIDE) != 0;
+    int nocase = (s->mods & WEIR__MOD_NOCASE) != 0;
+    uint64_t hi = p + (uint64_t)n * (wide ? 2 : 1);
+    if (hi > c->wend)
+        hi = c->wend;
+    const uint8_t *b = weir__view(c, p, hi);
+    if (!b || hi == p)
+        return 0;
+    int has_n = hi - p >= n, has_2n = hi - p >= 2 * (uint64_t)n;
+    if (ascii && has_n && form_is(b, s->text, n, 0, 0, nocase))
+        return n;
+    if (wide && has_2n && form_is(b, s->text, n, 1, 0, nocase))
+        return 2 * n;
+    if (s->mods & WEIR__MOD_XOR) {
+        uint8_t key = (uint8_t)(b[0] ^ s->text[0]);
+        if (wide && has_2n && form_is(b, s->text, n, 1, key, 0))
+            return 2 * n;
+        if (has_n && form_is(b, s->text, n, 0, key, 0))
+            return n; /* whether or not the string is ascii */
+    }
+    return 0;
+}
+
+/* Whether an atom of xor string s (ascii, wide: see compile.c) under a key of its range lies
+   at its place for a match at p, so that YARA verifies p at all. */
+static int xor_found(weir__scan_t *c, const weir__string_t *s, uint64_t p)
+{
+    uint32_t n = s->text_len, at = s->atom_at, la = n < 4 ? n : 4;
+    int ascii = (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE);
+    int wide = (s->mods & WEIR__MOD_WIDE) != 0;
+    for (int aw = 0; aw < 2; aw++) {
+        if (aw ? !wide : !ascii)
+            continue;
+        uint32_t alen = aw ? (2 * la < 4 ? 2 * la : 4) : la;
+        uint64_t lo = p + (aw ? 2 * (uint64_t)at : at);
+        if (lo + alen > c->wend)
+            continue;
+        const uint8_t *b = weir__view(c, lo, lo + alen);
+        if (!b)
+            continue;
+        uint8_t key = (uint8_t)(b[0] ^ s->text[at]);
+        if (key < s->xor_lo || key > s->xor_hi)
+            continue;
+        uint32_t j;
+        for (j = 0; j < alen; j++)
+            if ((uint8_t)(b[j] ^ key) != (aw ? (j % 2 ? 0 : s->text[at + j / 2]) : s->text[at + j]))
+                break;
+        if (j == alen)
+            return 1;
+    }
+    return 0;
 }
 
 static int push_pend(weir__scan_t *c, uint32_t type, uint32_t variant, uint64_t pos)
@@ -181,6 +242,7 @@ static int push_pend(weir__scan_t *c, uint32_t type, uint32_t variant, uint64_t 
         return -1;
     }
     st->pend[st->npend].pos = pos;
+    st->pend[st->npend].tried = 0;
     st->pend[st->npend].variant = variant;
     st->pend[st->npend].type = type;
     st->npend++;
@@ -218,13 +280,18 @@ static void process_report(weir__scan_t *c, uint32_t vi, uint64_t e)
         uint64_t p = e - v->len;
         if (s->has_fixed && p != (uint64_t)s->fixed)
             return;
-        /* A literal's ascii form is tried first at a start, and when it matches
-           the wide form is not (unless both fit in one of YARA's atoms). */
-        if (v->wide && s->literal && !s->fits && (s->mods & WEIR__MOD_ASCII) && ascii_at(c, s, p))
+        /* YARA verifies a literal at a start by trying its forms in order and keeps the
+           first that matches, whatever form its atom had (unless every form fits in one of
+           YARA's atoms: then each is its own atom, found independently). */
+        uint32_t len = v->len;
+        if (s->literal && !s->fits && s->text_len && (len = literal_at(c, s, p)) == 0)
             return;
-        if ((s->mods & WEIR__MOD_FULLWORD) && !fullword_ok(c, p, e, v->wide))
+        if (s->literal && !s->fits && (s->mods & WEIR__MOD_XOR) && !xor_found(c, s, p))
             return;
-        add_match(c, v->string, p, v->len);
+        int wide = len != v->len ? !v->wide : v->wide;
+        if ((s->mods & WEIR__MOD_FULLWORD) && !fullword_ok(c, p, p + len, wide))
+            return;
+        add_match(c, v->string, p, len);
         return;
     }
     uint64_t lo = e > (uint64_t)v->limit + 2 ? e - v->limit - 2 : 0;
@@ -288,19 +355,28 @@ static int fullword_accept(uint32_t len, void *user)
     return fullword_in(f->b, f->lo, f->hi, f->p, e, f->wide);
 }
 
-/* Decides a VM start if the bytes allow: 1 when done with it, 0 to keep it. */
-static int settle_start(weir__scan_t *c, const weir__pend_t *pd)
+/*
+ * Decides a VM start if the bytes allow: 1 when done with it, 0 to keep it.  Between
+ * evaluation points (line ends, the end) a start found undecided is tried again only once
+ * the bytes after it have doubled, or all the bytes it can depend on are here (before they
+ * can leave the history), so a stream fed a byte at a time costs O(log n) tries per start,
+ * not O(n); at evaluation points every start is tried, so what is decided there does not
+ * depend on the chunking.
+ */
+static int settle_start(weir__scan_t *c, weir__pend_t *pd)
 {
     const weir__variant_t *v = &c->sc->rules->variants[pd->variant];
     const weir__string_t *s = &c->sc->rules->strings[v->string];
     uint64_t p = pd->pos;
+    uint64_t need = p + (uint64_t)v->limit + 2 + v->lookahead; /* then decided for sure */
+    if (pd->tried && !c->at_end && !c->line_end && c->wend < need &&
+        c->wend - p < 2 * (pd->tried - p))
+        return 0;
     uint64_t lo = p >= 2 ? p - 2 : 0;
     uint64_t oldest = c->chunk_abs - c->st->ring_len;
     if (lo < oldest)
         lo = oldest;
-    uint64_t hi = p + (uint64_t)v->limit + 2 + v->lookahead;
-    if (hi > c->wend)
-        hi = c->wend;
+    uint64_t hi = need < c->wend ? need : c->wend;
     const uint8_t *b = weir__view(c, lo, hi);
     if (!b)
         return 1;
@@ -310,8 +386,10 @@ static int settle_start(weir__scan_t *c, const weir__pend_t *pd)
     int rc = weir__re_forward_if(v->re, b, (size_t)(hi - lo), (size_t)(p - lo), lo, at_end,
                                  (s->mods & WEIR__MOD_FULLWORD) ? fullword_accept : NULL, &fw,
                                  c->sc->memo, &len);
-    if (rc == WEIR__RE_MORE)
+    if (rc == WEIR__RE_MORE) {
+        pd->tried = c->wend > p ? c->wend : p + 1;
         return hi < c->wend ? 1 : 0;
+    }
     if (rc != WEIR__RE_MATCH || len == 0)
         return 1; /* YARA never reports an empty match */
     add_match(c, v->string, p, len);

@@ -1236,6 +1236,9 @@ static void to_hs(sbuf_t *b, const rnode_t *n, int top_first)
         lengths(k, &kmin, &kmax, &ctx);
         if (kmax == 0) /* only assertions inside: they are dropped anyway */
             return;
+        if (n->max == 0) /* x{0} (a hex jump [0-0]) matches the empty string; Vectorscan
+                            refuses the repeat */
+            return;
         sb_str(b, "(?:");
         to_hs(b, k, 0);
         sb_str(b, ")");

@@ -79,6 +79,9 @@ uint32_t weir__re_limit(const weir__re_t *re);
 int weir__re_needs_context(const weir__re_t *re);
 /* 1 and the bytes (owned by re) if re is a plain case-sensitive fixed byte string. */
 int weir__re_as_literal(const weir__re_t *re, const uint8_t **bytes, size_t *len);
+/* Where YARA's atom of a literal string s[0..n) starts (its best 4-byte window by YARA's
+   atom quality; 0 when n <= 4). */
+uint32_t weir__re_literal_atom(const uint8_t *s, size_t n);
 /* 1 if re was a hex string (hex jumps are lazy; no "greedy regexp" replacement in YARA). */
 int weir__re_is_hex(const weir__re_t *re);
 /*

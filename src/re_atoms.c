@@ -548,3 +548,25 @@ int weir__re_atoms(weir__re_t *re)
         qsort(re->atoms, re->natoms, sizeof(ratom_t), by_trigger);
     return 0;
 }
+
+/* yr_atoms_extract_from_string: the first 4-byte window of highest quality (the whole string
+   when shorter), searched until a window of the highest possible quality. */
+uint32_t weir__re_literal_atom(const uint8_t *s, size_t n)
+{
+    atom_t a;
+    memset(&a, 0, sizeof a);
+    a.len = n < MAX_ATOM ? (int)n : MAX_ATOM;
+    memset(a.mask, 0xff, sizeof a.mask);
+    memcpy(a.bytes, s, (size_t)a.len);
+    int best = quality(&a);
+    uint32_t at = 0;
+    for (size_t i = MAX_ATOM; i < n && best < MAX_QUALITY; i++) {
+        memcpy(a.bytes, s + i - MAX_ATOM + 1, MAX_ATOM);
+        int q = quality(&a);
+        if (q > best) {
+            best = q;
+            at = (uint32_t)(i - MAX_ATOM + 1);
+        }
+    }
+    return at;
+}

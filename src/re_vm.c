@@ -445,6 +445,10 @@ static int fsync(vm_t *v, int32_t f)
         case OP_REND:
             st = &v->stk[(size_t)f * v->depth + (size_t)v->f[f].sp];
             ++*st;
+            /* Past min of an unbounded repeat every count behaves alike: keep one, so that
+               fibers differing only there are duplicates (YARA's code has no counter here). */
+            if (in->max == WEIR__RE_UNBOUNDED && *st > in->min)
+                *st = in->min;
             if (*st < in->min) {
                 v->f[f].ip = in->x;
                 break;

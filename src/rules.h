@@ -43,12 +43,14 @@ typedef struct weir__string {
     uint32_t first_variant, nvariants;
     uint8_t *text; /* literal strings: the bytes (ascii form) */
     uint32_t text_len;
-    uint32_t max_len;  /* longest possible match */
-    uint8_t literal;   /* a fixed byte string (YARA's STRING_FLAGS_LITERAL) */
-    uint8_t fits;      /* YARA's FITS_IN_ATOM: its ascii and wide forms are
-                          checked independently */
-    uint8_t has_fixed; /* YARA's FIXED_OFFSET: every reference is `at` one
-                          constant, so only a match there counts */
+    uint32_t max_len;       /* longest possible match */
+    uint8_t literal;        /* a fixed byte string (YARA's STRING_FLAGS_LITERAL) */
+    uint8_t fits;           /* YARA's FITS_IN_ATOM: its ascii and wide forms are
+                               checked independently */
+    uint8_t has_fixed;      /* YARA's FIXED_OFFSET: every reference is `at` one
+                               constant, so only a match there counts */
+    uint8_t xor_lo, xor_hi; /* the xor key range (WEIR__MOD_XOR) */
+    uint32_t atom_at;       /* text strings: where YARA's atom starts in the text */
     int64_t fixed;
 } weir__string_t;
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define MAGIC "WEIRRULS"
-#define FORMAT_VERSION 2u
+#define FORMAT_VERSION 3u
 #define HEADER_SIZE 64
 
 /* ---- writing ------------------------------------------------------------ */
@@ -127,6 +127,9 @@ weir_status_t weir_rules_serialize(const weir_rules_t *r, void **buf, size_t *le
         put_bytes(&w, s->text, s->text_len);
         put_u32(&w, s->max_len);
         put_u8(&w, (uint8_t)(s->literal | s->fits << 1 | s->has_fixed << 2));
+        put_u8(&w, s->xor_lo);
+        put_u8(&w, s->xor_hi);
+        put_u32(&w, s->atom_at);
         put_u64(&w, (uint64_t)s->fixed);
     }
     put_u32(&w, r->nvariants);
@@ -328,7 +331,7 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         }
         ru->info.meta = ru->meta;
     }
-    uint32_t nstrings = get_count(in, 41);
+    uint32_t nstrings = get_count(in, 47);
     if (!(r->strings = calloc(nstrings ? nstrings : 1, sizeof *r->strings)))
         return -1;
     for (uint32_t i = 0; i < nstrings && !in->bad; i++) {
@@ -347,8 +350,12 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         s->literal = sf & 1;
         s->fits = (sf >> 1) & 1;
         s->has_fixed = (sf >> 2) & 1;
+        s->xor_lo = get_u8(in);
+        s->xor_hi = get_u8(in);
+        s->atom_at = get_u32(in);
         s->fixed = (int64_t)get_u64(in);
-        if (s->rule >= r->nrules || s->kind > WEIR__STR_REGEX)
+        if (s->rule >= r->nrules || s->kind > WEIR__STR_REGEX || s->xor_lo > s->xor_hi ||
+            (s->atom_at && (uint64_t)s->atom_at + 4 > s->text_len))
             in->bad = 1;
     }
     uint32_t nvariants = get_count(in, 16);
@@ -364,7 +371,8 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         v->limit = get_u32(in);
         if (get_u8(in) && !in->bad && weir__re_deserialize(in->p, in->n, &in->pos, &v->re) != 0)
             in->bad = 1;
-        if (v->string >= r->nstrings || v->kind > WEIR__V_VM || v->lookahead > 2 ||
+        if (v->string >= r->nstrings || v->kind > WEIR__V_VM ||
+            (v->lookahead > 2 && (v->kind != WEIR__V_FIXED || v->lookahead > v->len + 2)) ||
             (v->kind == WEIR__V_VM && !v->re) || v->len > r->strings[v->string].max_len ||
             v->limit > r->strings[v->string].max_len)
             in->bad = 1;

@@ -358,7 +358,9 @@ static void scan_piece(weir__scan_t *c, size_t from, size_t to)
             ri++;
         }
         st->bytes = c->wend;
+        c->line_end = nl != NULL;
         weir__settle(c);
+        c->line_end = 0;
         if (nl) {
             st->lines++;
             line_end(c);

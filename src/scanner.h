@@ -19,7 +19,8 @@
 enum { WEIR__P_REPORT = 0, WEIR__P_START = 1 };
 
 typedef struct weir__pend {
-    uint64_t pos; /* REPORT: end offset; START: start offset */
+    uint64_t pos;   /* REPORT: end offset; START: start offset */
+    uint64_t tried; /* START: the stream's length when last found undecided (0: never) */
     uint32_t variant;
     uint32_t type;
 } weir__pend_t;
@@ -102,6 +103,7 @@ typedef struct weir__scan {
     uint64_t chunk_abs;
     uint64_t wend; /* bytes usable: [.., wend) */
     int at_end;    /* the stream ends at wend */
+    int line_end;  /* wend is the end of a line (an evaluation point) */
     int emit;      /* deliver events */
     int stopped;   /* the callback asked to stop */
     weir_status_t err;

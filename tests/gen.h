@@ -555,6 +555,73 @@ static inline void gen_log_line(gen_rng_t *r, gen_buf_t *out)
     gen_putc(out, '\n');
 }
 
+/*
+ * The text strings of the last gen_rules, so that gen_data can plant them, xored or
+ * base64-encoded, where xor and base64 strings find them.
+ */
+#define GEN_POOL_MAX 64
+typedef struct gen_pooled {
+    uint8_t text[8];
+    size_t len;
+    uint8_t lo, hi;    /* xor key range */
+    char alphabet[65]; /* base64 alphabet */
+} gen_pooled_t;
+static gen_pooled_t gen__pool[GEN_POOL_MAX];
+static size_t gen__npool;
+
+static const char gen__b64_std[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Base64 of in[0..n) with alphabet a, '=' padded, each output byte followed by a zero byte
+   when wide. */
+static inline void gen_base64(gen_buf_t *out, const uint8_t *in, size_t n, const char *a, int wide)
+{
+    for (size_t i = 0; i < n; i += 3) {
+        size_t m = n - i < 3 ? n - i : 3;
+        uint32_t v = (uint32_t)in[i] << 16 | (m > 1 ? (uint32_t)in[i + 1] << 8 : 0) |
+                     (m > 2 ? in[i + 2] : 0);
+        for (size_t k = 0; k < 4; k++) {
+            gen_putc(out, k <= m ? a[(v >> (18 - 6 * k)) & 63] : '=');
+            if (wide)
+                gen_putc(out, 0);
+        }
+    }
+}
+
+/* One pooled string, planted as it is, xored (ascii or wide) or base64-encoded. */
+static inline void gen_plant(gen_rng_t *r, gen_buf_t *out)
+{
+    const gen_pooled_t *s = &gen__pool[gen_below(r, (uint32_t)gen__npool)];
+    uint8_t form[16];
+    int wide = gen_chance(r, 35);
+    size_t n = 0;
+    for (size_t i = 0; i < s->len; i++) {
+        form[n++] = s->text[i];
+        if (wide)
+            form[n++] = 0;
+    }
+    uint32_t how = gen_below(r, 10);
+    if (how < 4) {
+        uint8_t key =
+            gen_chance(r, 85) ? (uint8_t)gen_range(r, s->lo, s->hi) : (uint8_t)gen_below(r, 256);
+        for (size_t i = 0; i < n; i++)
+            gen_putc(out, form[i] ^ key);
+    } else if (how < 9) {
+        uint8_t in[24];
+        size_t k = 0, pre = gen_below(r, 3), post = gen_below(r, 3);
+        for (size_t i = 0; i < pre; i++)
+            in[k++] = gen_alpha_byte(r);
+        memcpy(in + k, form, n);
+        k += n;
+        for (size_t i = 0; i < post; i++)
+            in[k++] = gen_alpha_byte(r);
+        const char *a = s->alphabet[0] && gen_chance(r, 80) ? s->alphabet : gen__b64_std;
+        gen_base64(out, in, k, a, gen_chance(r, 30));
+    } else {
+        gen_putn(out, form, n);
+    }
+}
+
 /* Stream data of at most max bytes: log lines, a binary blob, or both mixed. */
 static inline void gen_data(gen_rng_t *r, gen_buf_t *out, size_t max)
 {
@@ -562,7 +629,9 @@ static inline void gen_data(gen_rng_t *r, gen_buf_t *out, size_t max)
     size_t len = gen_chance(r, 40) ? gen_below(r, 64) : gen_below(r, (uint32_t)max + 1);
     unsigned mode = gen_below(r, 3);
     while (out->len < len) {
-        if (mode == 0 || (mode == 2 && gen_chance(r, 50))) {
+        if (gen__npool && gen_chance(r, 15)) {
+            gen_plant(r, out);
+        } else if (mode == 0 || (mode == 2 && gen_chance(r, 50))) {
             gen_log_line(r, out);
         } else {
             unsigned n = gen_range(r, 1, 40);
@@ -579,8 +648,8 @@ static inline void gen_data(gen_rng_t *r, gen_buf_t *out, size_t max)
 #define GEN_MAX_STRINGS 5
 static const char *const gen_sids[GEN_MAX_STRINGS] = {"$a", "$b1", "$b2", "$c", "$d"};
 
-/* One byte of a YARA text string, escaped as YARA's lexer reads it. */
-static inline void gen_text_byte(gen_rng_t *r, gen_buf_t *out)
+/* One byte of a YARA text string, escaped as YARA's lexer reads it; returns the byte. */
+static inline uint8_t gen_text_byte(gen_rng_t *r, gen_buf_t *out)
 {
     uint8_t c = gen_alpha_byte(r);
     switch (c) {
@@ -602,6 +671,7 @@ static inline void gen_text_byte(gen_rng_t *r, gen_buf_t *out)
         else
             gen_putc(out, c);
     }
+    return c;
 }
 
 /* One byte of a regex, literal or escaped. */
@@ -775,26 +845,94 @@ static inline void gen_hex(gen_rng_t *r, gen_buf_t *out)
     gen_puts(out, " }");
 }
 
+/* " xor", " xor(N)" or " xor(lo-hi)", the range recorded in ps. */
+static inline void gen_xor_mod(gen_rng_t *r, gen_buf_t *out, gen_pooled_t *ps)
+{
+    uint32_t k = gen_below(r, 3);
+    if (k == 0) {
+        gen_puts(out, " xor");
+    } else if (k == 1) {
+        ps->lo = ps->hi = (uint8_t)gen_below(r, 256);
+        gen_printf(out, gen_chance(r, 50) ? " xor(%u)" : " xor(0x%02x)", ps->lo);
+    } else {
+        ps->lo = (uint8_t)gen_below(r, 256);
+        ps->hi = (uint8_t)gen_range(r, ps->lo,
+                                    gen_chance(r, 50)  ? 255
+                                    : ps->lo + 8 > 255 ? 255
+                                                       : ps->lo + 8);
+        gen_printf(out, " xor(%u-%u)", ps->lo, ps->hi);
+    }
+}
+
+/* A custom base64 alphabet: 64 characters (repeats allowed, as in YARA), many of them
+   regular-expression metacharacters, written as a YARA text string. */
+static inline void gen_alphabet(gen_rng_t *r, gen_buf_t *out, char *alphabet)
+{
+    static const char pool[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                               "+/()[]{}.*?|^$,-_!@#%&=~\\";
+    gen_putc(out, '"');
+    for (int i = 0; i < 64; i++) {
+        char c = pool[gen_below(r, sizeof pool - 1)];
+        alphabet[i] = c;
+        if (c == '\\')
+            gen_puts(out, "\\\\");
+        else
+            gen_putc(out, c);
+    }
+    alphabet[64] = 0;
+    gen_putc(out, '"');
+}
+
+/* " base64", " base64wide" or both, maybe with one custom alphabet (kept in ps). */
+static inline void gen_base64_mods(gen_rng_t *r, gen_buf_t *out, gen_pooled_t *ps)
+{
+    uint32_t which = gen_range(r, 1, 3); /* bit 0: base64, bit 1: base64wide */
+    int custom = gen_chance(r, 35);
+    gen_buf_t a = {0};
+    if (custom) {
+        gen_putc(&a, '(');
+        gen_alphabet(r, &a, ps->alphabet);
+        gen_putc(&a, ')');
+    }
+    for (int k = 0; k < 2; k++) {
+        if (!(which & (1u << k)))
+            continue;
+        gen_puts(out, k ? " base64wide" : " base64");
+        if (custom)
+            gen_putn(out, a.p, a.len);
+    }
+    gen_buf_free(&a);
+}
+
 /* One string definition: "$id = ... modifiers". */
 static inline void gen_string_def(gen_rng_t *r, gen_buf_t *out, const char *sid)
 {
     gen_printf(out, "        %s = ", sid);
     unsigned kind = gen_below(r, 10);
     if (kind < 5) {
+        gen_pooled_t ps = {.lo = 0, .hi = 255};
         gen_putc(out, '"');
         unsigned n = gen_range(r, 1, 5);
         for (unsigned i = 0; i < n; i++)
-            gen_text_byte(r, out);
+            ps.text[ps.len++] = gen_text_byte(r, out);
         gen_putc(out, '"');
-        int wide = gen_chance(r, 20);
-        if (gen_chance(r, 20))
+        /* 0: plain, 1: xor, 2: base64/base64wide */
+        unsigned special = gen_chance(r, 70) ? 0 : gen_range(r, 1, 2);
+        int wide = gen_chance(r, special == 2 ? 30 : 20);
+        if (!special && gen_chance(r, 20))
             gen_puts(out, " nocase");
         if (wide)
             gen_puts(out, " wide");
         if (gen_chance(r, wide ? 50 : 10))
             gen_puts(out, " ascii");
-        if (gen_chance(r, 20))
+        if (special == 1)
+            gen_xor_mod(r, out, &ps);
+        if (special == 2)
+            gen_base64_mods(r, out, &ps);
+        if (special != 2 && gen_chance(r, 20))
             gen_puts(out, " fullword");
+        if (special && gen__npool < GEN_POOL_MAX)
+            gen__pool[gen__npool++] = ps;
     } else if (kind < 7) {
         gen_hex(r, out);
     } else {
@@ -1016,6 +1154,7 @@ static inline void gen_cond(gen_rng_t *r, gen_rule_ctx_t *c, gen_buf_t *out, int
 static inline void gen_rules(gen_rng_t *r, gen_buf_t *out, unsigned max_rules)
 {
     gen_buf_clear(out);
+    gen__npool = 0;
     unsigned nrules = gen_range(r, 1, max_rules);
     for (unsigned i = 0; i < nrules; i++) {
         gen_rule_ctx_t c = {.index = i};
@@ -1097,6 +1236,13 @@ static const char *const gen_bad_rules[] = {
     "rule bad { strings: $a = \"a\" condition: 3 of ($a) }",
     "rule bad { strings: $a = \"a\" condition: all of ($z*) }",
     "rule bad { strings: $a = \"a\" condition: $a in (5..) }",
+    "rule bad { strings: $a = \"abc\" xor nocase condition: $a }",
+    "rule bad { strings: $a = \"abc\" base64 fullword condition: $a }",
+    "rule bad { strings: $a = \"abc\" base64wide xor(3) condition: $a }",
+    "rule bad { strings: $a = \"abc\" xor(4-2) condition: $a }",
+    "rule bad { strings: $a = \"abc\" base64(\"abc\") condition: $a }",
+    "rule bad { strings: $a = \"abc\" base64 base64wide(\"!\\\"#$%&'()*+,-./0123456789:;<=>?@"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`\") condition: $a }",
 };
 
 /* Appends one of gen_bad_rules to out. */

@@ -248,6 +248,60 @@ for f in "$tmp/mz.bin" "$tmp/in/binary.log" "$tmp/in/empty.log" examples/logs/*.
     done
 done
 
+# xor and base64 modifiers: yara's offsets, lengths and data under any chunking.
+cat >"$tmp/enc.yar" <<'EOF'
+rule xors {
+    strings:
+        $a = "secret" xor
+        $b = "Secret" xor(1-31) wide
+        $c = "token" xor(0x20) wide ascii fullword
+        $d = "b\x00\x00\x00" xor(180-232) wide
+        $e = "key" xor private
+    condition: any of them
+}
+rule b64 {
+    strings:
+        $a = "password" base64
+        $b = "password" base64wide
+        $c = "admin" base64 base64wide wide ascii
+        $d = "root" base64("!@#$%^&*()_+-=[]{}|;:,.<>/?~`abcdefghijklmnopqrstuvwxyzABCDEFGHI")
+        $e = "x" base64
+    condition: any of them
+}
+EOF
+python3 - "$tmp/enc.bin" <<'EOF'
+import base64, sys
+std = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+alt = b"!@#$%^&*()_+-=[]{}|;:,.<>/?~`abcdefghijklmnopqrstuvwxyzABCDEFGHI"
+wide = lambda s: bytes(b for c in s for b in (c, 0))
+xor = lambda s, k: bytes(c ^ k for c in s)
+enc = lambda s, a=std: base64.b64encode(s).translate(bytes.maketrans(std, a))
+d = b"plain secret; " + xor(b"secret", 0x41) + b" x" + xor(wide(b"Secret"), 7) + b"\n"
+d += xor(b"token", 0x20) + b" a" + xor(b"token", 0x20) + b" " + xor(wide(b"token"), 0x20)
+d += b" " + xor(b"b\0\0\0", 0xc8) + b" " + xor(b"key", 0xff) + b"\n"
+for pre in (b"", b"a", b"ab"):
+    d += enc(pre + b"password") + b" " + wide(enc(pre + b"password!")) + b"\n"
+    d += enc(pre + wide(b"admin")) + b" " + enc(pre + b"root;", alt) + b" " + enc(pre + b"x") + b"\n"
+open(sys.argv[1], "wb").write(d)
+EOF
+yara -s -L "$tmp/enc.yar" "$tmp/enc.bin" >"$tmp/want" 2>/dev/null
+if [ "$(grep -c '^0x' "$tmp/want")" -ge 20 ]; then t_ok; else t_fail "xor/base64: yara finds too little"; fi
+for chunk in "" "--chunk-size 1" "--chunk-size 7 --chunk-seed 5"; do
+    # shellcheck disable=SC2086
+    "$WEIR" scan -w -s -L $chunk -r "$tmp/enc.yar" "$tmp/enc.bin" >"$tmp/got" 2>"$tmp/err"
+    same "xor and base64 ${chunk:-whole}" "$tmp/want" "$tmp/got"
+done
+"$WEIR" compile "$tmp/enc.yar" -o "$tmp/enc.wr" &&
+    "$WEIR" scan -s -L -C "$tmp/enc.wr" "$tmp/enc.bin" >"$tmp/got" 2>"$tmp/err"
+same "xor and base64 from compiled rules" "$tmp/want" "$tmp/got"
+printf 'rule r { strings: $a = "abc" base64("%s") base64wide condition: $a }\n' \
+    '!@#$%^&*()_+-=[]{}|;:,.<>/?~`abcdefghijklmnopqrstuvwxyzABCDEFGHI' >"$tmp/alpha.yar"
+expect_exit "two base64 alphabets" 1 "$WEIR" scan -r "$tmp/alpha.yar" "$tmp/enc.bin"
+if grep -q 'can not specify multiple alphabets' "$tmp/err"; then t_ok; else
+    t_fail "two base64 alphabets: message"
+    show "$tmp/err"
+fi
+
 # Namespaces, several rule files, yara's NS:FILE syntax.
 for f in examples/logs/sshd.log "$tmp/in/binary.log"; do
     yara -e -g ns1:"$tmp/fmt.yar" ns2:"$tmp/other.yar" "$f" >"$tmp/want" 2>/dev/null

@@ -252,10 +252,19 @@ TEST(text_strings)
               "  $x = \"xx\" xor(7)\n"
               "  $y = \"yy\" xor(0x10-0x20) wide\n"
               "  $z = \"zzz\" base64wide\n"
+              "  $w = \"www\" base64(\"!@#$%^&*()_+-=[]{}|;:,.<>/?~`abcdefghijklmnopqrstuvwxyzABCD"
+              "EFGHI\") base64wide(\"!@#$%^&*()_+-=[]{}|;:,.<>/?~`abcdefghijklmnopqrstuvwxyzAB"
+              "CDEFGHI\")\n"
+              "  $v = \"vvv\" base64(\"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345"
+              "6789+/\") base64wide\n"
               "condition: all of them }");
     ASSERT_INT_EQ(p.errors, 0);
     weir__ast_rule_t *r = &p.ast.rules[0];
-    ASSERT_UINT_EQ(r->nstrings, 6);
+    ASSERT_UINT_EQ(r->nstrings, 8);
+    ASSERT(r->strings[5].alphabet == NULL);
+    ASSERT_MEM_EQ(r->strings[6].alphabet,
+                  "!@#$%^&*()_+-=[]{}|;:,.<>/?~`abcdefghijklmnopqrstuvwxyzABCDEFGHI", 64);
+    ASSERT_UINT_EQ(r->strings[6].mods, WEIR__MOD_BASE64 | WEIR__MOD_BASE64WIDE);
     weir__ast_string_t *s = r->strings;
     ASSERT_STR_EQ(s[0].id, "$a");
     ASSERT_INT_EQ(s[0].kind, WEIR__STR_TEXT);
@@ -662,9 +671,13 @@ TEST(modifier_errors)
                  "expecting integer number");
     ASSERT_ERROR("rule a { strings: $a = \"xyz\" base64(\"abc\") condition: $a }", 1, 37,
                  "length of base64 alphabet must be 64");
+    /* base64 and base64wide must name one alphabet (the standard one by default) */
+    ASSERT_ERROR("rule a { strings: $a = \"xyz\" base64 base64wide(\"ABCDEFGHIJKLMNOPQRSTUVWXY"
+                 "Zabcdefghijklmnopqrstuvwxyz0123456789+-\") condition: $a }",
+                 1, 48, "can not specify multiple alphabets");
     ASSERT_ERROR("rule a { strings: $a = \"xyz\" base64(\"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijk"
-                 "lmnopqrstuvwxyz0123456789+/\") condition: $a }",
-                 1, 37, "custom base64 alphabets are not supported yet");
+                 "lmnopqrstuvwxyz0123456789+-\") base64wide condition: $a }",
+                 1, 105, "can not specify multiple alphabets");
 }
 
 TEST(unsupported_features)
