@@ -959,6 +959,54 @@ int weir__re_forward(const weir__re_t *re, const uint8_t *buf, size_t len, size_
     return weir__re_forward_if(re, buf, len, start, base, at_end, NULL, NULL, NULL, match_len);
 }
 
+/* One weir__re_forward_if call: its inputs and the candidate kept so far. */
+typedef struct occ {
+    const weir__re_t *re;
+    const uint8_t *buf;
+    size_t len, start;
+    uint64_t base;
+    int at_end;
+    int (*accept)(uint32_t len, void *user);
+    void *user;
+    weir__re_memo_t *memo;
+    int found;
+    uint32_t best;
+} occ_t;
+
+/* Atom k's occurrence at buf[i], as YARA handles it for the start o->start: 0 to go on,
+   1 when the answer needs more bytes, 2 when the answer is o->best (non-greedy: the first
+   candidate kept wins). */
+static int occurrence(occ_t *o, uint32_t k, size_t i)
+{
+    const weir__re_t *re = o->re;
+    if (i >= o->len) /* YARA tries no atom at the very end of the data */
+        return o->at_end ? 0 : 1;
+    if (!atom_at(&re->atoms[k], o->buf, o->len, i))
+        return 0;
+    int rc = reaches(o->memo, re, k, o->buf, o->len, i, o->start, o->base, o->at_end);
+    if (rc < 0)
+        return 1;
+    if (rc == 0)
+        return 0;
+    uint32_t f = 0;
+    rc = forward_from(o->memo, re, k, o->buf, o->len, i, o->base, o->at_end, &f);
+    if (rc == WEIR__RE_MORE)
+        return 1;
+    if (rc != WEIR__RE_MATCH || f == 0)
+        return 0;
+    uint32_t len = (uint32_t)(i - o->start) + f;
+    if (o->accept) { /* YARA filters each candidate (fullword) before recording it */
+        int ok = o->accept(len, o->user);
+        if (ok < 0)
+            return 1;
+        if (!ok)
+            return 0;
+    }
+    o->best = len;
+    o->found = 1;
+    return re->greedy ? 0 : 2;
+}
+
 int weir__re_forward_if(const weir__re_t *re, const uint8_t *buf, size_t len, size_t start,
                         uint64_t base, int at_end, int (*accept)(uint32_t len, void *user),
                         void *user, weir__re_memo_t *memo, uint32_t *match_len)
@@ -972,48 +1020,42 @@ int weir__re_forward_if(const weir__re_t *re, const uint8_t *buf, size_t len, si
         int ok = accept(*match_len, user);
         return ok < 0 ? WEIR__RE_MORE : ok ? WEIR__RE_MATCH : WEIR__RE_NOMATCH;
     }
-    int found = 0;
-    uint32_t best = 0;
-    uint32_t alen0 = re->atoms[0].alen; /* the longest */
-    for (size_t e = start; e <= start + (size_t)re->maxb + alen0; e++) {
-        for (uint32_t k = 0; k < re->natoms; k++) {
-            const ratom_t *a = &re->atoms[k];
-            if (e < start + a->alen || e - a->alen - start > a->maxb)
-                continue;
-            size_t i = e - a->alen;
-            if (i >= len) { /* YARA tries no atom at the very end of the data */
-                if (!at_end)
-                    return WEIR__RE_MORE;
-                continue;
-            }
-            if (!atom_at(a, buf, len, i))
-                continue;
-            int rc = reaches(memo, re, k, buf, len, i, start, base, at_end);
-            if (rc < 0)
-                return WEIR__RE_MORE;
-            if (rc == 0)
-                continue;
-            uint32_t f = 0;
-            rc = forward_from(memo, re, k, buf, len, i, base, at_end, &f);
-            if (rc == WEIR__RE_MORE)
-                return WEIR__RE_MORE;
-            if (rc != WEIR__RE_MATCH || f == 0)
-                continue;
-            if (accept) { /* YARA filters each candidate (fullword) before recording it */
-                int ok = accept((uint32_t)(i - start) + f, user);
-                if (ok < 0)
-                    return WEIR__RE_MORE;
-                if (!ok)
+    occ_t o = {re, buf, len, start, base, at_end, accept, user, memo, 0, 0};
+    if (re->natoms == 1) {
+        /* One atom: occurrences in offset order, skipping to bytes its first byte allows. */
+        const ratom_t *a = &re->atoms[0];
+        size_t i_max = start + a->maxb;
+        const uint8_t *first = a->zero[0] ? NULL : a->sets[0];
+        for (size_t i = start; i <= i_max; i++) {
+            if (first)
+                while (i < len && i <= i_max && !((first[buf[i] >> 3] >> (buf[i] & 7)) & 1))
+                    i++;
+            if (i > i_max)
+                break;
+            int rc = occurrence(&o, 0, i);
+            if (rc != 0)
+                return rc == 2 ? (*match_len = o.best, WEIR__RE_MATCH) : WEIR__RE_MORE;
+            if (i >= len)
+                break;
+        }
+    } else {
+        uint32_t alen0 = re->atoms[0].alen; /* the longest */
+        size_t e_max = start + (size_t)re->maxb + alen0;
+        if (e_max > len + alen0)
+            e_max = len + alen0; /* past it every atom starts beyond the bytes */
+        for (size_t e = start; e <= e_max; e++) {
+            for (uint32_t k = 0; k < re->natoms; k++) {
+                const ratom_t *a = &re->atoms[k];
+                if (e < start + a->alen || e - a->alen - start > a->maxb)
                     continue;
-            }
-            best = (uint32_t)(i - start) + f;
-            found = 1;
-            if (!re->greedy) {
-                *match_len = best;
-                return WEIR__RE_MATCH;
+                int rc = occurrence(&o, k, e - a->alen);
+                if (rc != 0)
+                    return rc == 2 ? (*match_len = o.best, WEIR__RE_MATCH) : WEIR__RE_MORE;
             }
         }
     }
+    int found = o.found;
+    uint32_t best = o.best;
     if (found)
         *match_len = best;
     return found ? WEIR__RE_MATCH : WEIR__RE_NOMATCH;
