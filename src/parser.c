@@ -8,7 +8,10 @@
 #include "parser_int.h"
 
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *type_name(int ty)
 {
@@ -593,6 +596,114 @@ static void parse_import(parser_t *p)
     next(p);
 }
 
+static long register_file(parser_t *p, const char *name, const char *text, size_t len);
+static void parse_source(parser_t *p);
+
+/* The whole file at path, NUL-terminated, or NULL. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            size_t ncap = cap ? cap * 2 : 8192;
+            char *t = realloc(buf, ncap);
+            if (!t)
+                break;
+            buf = t;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f) || !buf;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* 0 and the file's device and inode, or -1 (no such file, or not a file name). */
+static int file_id(const char *path, unsigned long long *dev, unsigned long long *ino)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return -1;
+    *dev = (unsigned long long)sb.st_dev;
+    *ino = (unsigned long long)sb.st_ino;
+    return 0;
+}
+
+/* include "file": the file's rules, read relative to the including file, in this namespace. */
+static void parse_include(parser_t *p)
+{
+    weir__loc_t loc = p->tok.loc;
+    next(p);
+    if (p->tok.kind != WEIR__T_TEXT || !p->lx.buf) {
+        unexpected(p, "a file name as a text string");
+        recover(p);
+        return;
+    }
+    const char *name = (const char *)p->lx.buf;
+    const char *cur = p->ast->files[p->lx.file];
+    const char *slash = strrchr(cur, '/');
+    size_t dir = name[0] != '/' && slash ? (size_t)(slash - cur) + 1 : 0;
+    char *path = weir__malloc(NULL, dir + strlen(name) + 1);
+    if (!path) {
+        p->lx.oom = 1;
+        return;
+    }
+    memcpy(path, cur, dir);
+    strcpy(path + dir, name);
+    unsigned long long dev = 0, ino = 0;
+    size_t len = 0;
+    char *text = NULL;
+    if (file_id(path, &dev, &ino) != 0 || !(text = read_file(path, &len))) {
+        error_at(p, loc, "can't open include file: %s", name);
+    } else if (p->inc_depth >= (int)(sizeof p->inc / sizeof p->inc[0])) {
+        error_at(p, loc, "include depth exceeded");
+    } else {
+        int cycle = 0;
+        for (int i = 0; i < p->inc_depth; i++)
+            cycle |= p->inc[i].dev == dev && p->inc[i].ino == ino;
+        if (cycle) {
+            error_at(p, loc, "includes circular reference");
+        } else {
+            long file = register_file(p, path, text, len);
+            if (file >= 0) {
+                weir__lexer_t outer = p->lx;
+                weir__token_t tok = p->tok;
+                weir__lex_init(&p->lx, p->ast->texts[file], len, (uint32_t)file, p->ast,
+                               outer.diags);
+                p->lx.errors = outer.errors;
+                p->inc[p->inc_depth].dev = dev;
+                p->inc[p->inc_depth].ino = ino;
+                p->inc_depth++;
+                parse_source(p);
+                p->inc_depth--;
+                int errors = p->lx.errors, oom = p->lx.oom;
+                weir__lex_free(&p->lx);
+                p->lx = outer;
+                p->lx.errors = errors;
+                p->lx.oom |= oom;
+                p->tok = tok;
+            }
+        }
+    }
+    free(text);
+    weir__free(NULL, path, 0);
+    next(p);
+}
+
 static void parse_source(parser_t *p)
 {
     next(p);
@@ -613,9 +724,7 @@ static void parse_source(parser_t *p)
             break;
         default:
             if (p->tok.kind == WEIR__T_IDENT && tok_is(p, "include")) {
-                error_at(p, p->tok.loc, "include is not supported yet");
-                next(p);
-                accept(p, WEIR__T_TEXT);
+                parse_include(p);
                 break;
             }
             unexpected(p, "\"rule\", \"private\", \"global\" or \"import\"");
@@ -666,6 +775,8 @@ int weir__parse(weir__ast_t *ast, const char *name, const char *text, size_t len
     if (file < 0)
         return -1;
     weir__lex_init(&p.lx, ast->texts[file], len, (uint32_t)file, ast, diags);
+    if (name && file_id(name, &p.inc[0].dev, &p.inc[0].ino) == 0)
+        p.inc_depth = 1; /* a file (not a buffer): it may not include itself */
     for (size_t i = 0; i < ast->nrules && !p.lx.oom; i++)
         if (ast->rules[i].ns && ast->rules[i].name && strcmp(ast->rules[i].ns, p.ns) == 0)
             name_add(&p, ast->rules[i].name, (long)i);

@@ -47,6 +47,11 @@ typedef struct parser {
         const char *name; /* loop variable (into the text), NULL for for ... of */
         size_t len;
     } loop_var[WEIR__MAX_LOOPS];
+    /* files being included, outermost first: device and inode (YARA's include stack) */
+    struct {
+        unsigned long long dev, ino;
+    } inc[16];
+    int inc_depth;
 } parser_t;
 
 /* TY_ANY: the stand-in for an undefined identifier, so that one error does not cascade. */

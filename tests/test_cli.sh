@@ -302,6 +302,33 @@ if grep -q 'can not specify multiple alphabets' "$tmp/err"; then t_ok; else
     show "$tmp/err"
 fi
 
+# include: relative to the including file, nested, in its namespace; cycles and missing files.
+mkdir -p "$tmp/inc/sub"
+printf 'include "sub/x.yar"\nrule top { condition: x_rule and y_rule }\n' >"$tmp/inc/main.yar"
+printf 'include "y.yar"\nrule x_rule { strings: $a = "Failed" condition: $a }\n' >"$tmp/inc/sub/x.yar"
+printf 'rule y_rule { strings: $a = "sshd" condition: #a > 1 }\n' >"$tmp/inc/sub/y.yar"
+printf 'include "cyc2.yar"\nrule c1 { condition: true }\n' >"$tmp/inc/cyc1.yar"
+printf 'include "cyc1.yar"\nrule c2 { condition: true }\n' >"$tmp/inc/cyc2.yar"
+printf 'rule m { condition: true }\ninclude "missing.yar"\n' >"$tmp/inc/missing_inc.yar"
+for f in examples/logs/sshd.log "$tmp/in/binary.log"; do
+    yara -s "$tmp/inc/main.yar" "$f" >"$tmp/want" 2>/dev/null
+    "$WEIR" scan -w -s -r "$tmp/inc/main.yar" "$f" >"$tmp/got" 2>"$tmp/err"
+    same "include $(basename "$f")" "$tmp/want" "$tmp/got"
+done
+weir_abs=$(cd "$(dirname "$WEIR")" && pwd)/$(basename "$WEIR")
+(cd "$tmp/inc/sub" && "$weir_abs" scan -r ../main.yar "$OLDPWD/examples/logs/sshd.log") >"$tmp/got" 2>"$tmp/err"
+(cd "$tmp/inc/sub" && yara ../main.yar "$OLDPWD/examples/logs/sshd.log") >"$tmp/want" 2>/dev/null
+same "include from another directory" "$tmp/want" "$tmp/got"
+# The cycle closes in cyc1.yar's include, where yara reports it too.
+expect_exit "include cycle: exit status" 1 "$WEIR" scan -r "$tmp/inc/cyc2.yar" examples/logs/sshd.log
+if grep -q "^$tmp/inc/cyc1.yar:1:1: error: includes circular reference$" "$tmp/err"; then
+    t_ok
+else
+    t_fail "include cycle: message"
+fi
+check_diag "include missing" "$tmp/inc/missing_inc.yar" 2 1
+if grep -q "can't open include file: missing.yar" "$tmp/err"; then t_ok; else t_fail "include missing: message"; fi
+
 # Namespaces, several rule files, yara's NS:FILE syntax.
 for f in examples/logs/sshd.log "$tmp/in/binary.log"; do
     yara -e -g ns1:"$tmp/fmt.yar" ns2:"$tmp/other.yar" "$f" >"$tmp/want" 2>/dev/null

@@ -686,7 +686,7 @@ TEST(unsupported_features)
                  "import of module \"pe\" is not supported: weir streams have no file-format "
                  "modules");
     ASSERT_ERROR("include \"x.yar\"\nrule a { condition: true }", 1, 1,
-                 "include is not supported yet");
+                 "can't open include file: x.yar");
     ASSERT_ERROR("rule a { condition: entrypoint == 0 }", 1, 21, "\"entrypoint\" is not supported");
     ASSERT_ERROR("rule a { condition: pe.number_of_sections == 1 }", 1, 21,
                  "undefined identifier \"pe\": module member access is not supported");
