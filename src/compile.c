@@ -951,35 +951,6 @@ fail:
 
 /* ---- entry points ------------------------------------------------------- */
 
-static weir_status_t read_file(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return WEIR_EIO;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (WEIR__GROW(NULL, buf, cap, n + 65536) != 0) {
-            free(buf);
-            fclose(f);
-            return WEIR_ENOMEM;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return WEIR_EIO;
-    }
-    *text = buf;
-    *len = n;
-    return WEIR_OK;
-}
-
 typedef struct source {
     const char *name;
     const char *ns;
@@ -999,7 +970,7 @@ static weir_status_t compile_sources(const source_t *src, size_t n, weir_rules_t
         char *text = NULL;
         size_t len = src[i].len;
         if (!src[i].text) {
-            weir_status_t rs = read_file(src[i].name, &text, &len);
+            weir_status_t rs = weir__read_file(src[i].name, &text, &len);
             if (rs != WEIR_OK) {
                 weir__diag_file(diags, WEIR_SEV_ERROR, src[i].name, "cannot read rules: %s",
                                 rs == WEIR_EIO ? strerror(errno) : weir_strerror(rs));

@@ -4,6 +4,7 @@
 #include "mem.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 void *weir__malloc(weir__mem_t *acct, size_t n)
@@ -82,4 +83,33 @@ int weir__grow(weir__mem_t *acct, void **pp, size_t *cap, size_t need, size_t el
     *pp = q;
     *cap = ncap;
     return 0;
+}
+
+weir_status_t weir__read_file(const char *path, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return WEIR_EIO;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (WEIR__GROW(NULL, buf, cap, n + 65536) != 0) {
+            free(buf);
+            fclose(f);
+            return WEIR_ENOMEM;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return WEIR_EIO;
+    }
+    *text = buf;
+    *len = n;
+    return WEIR_OK;
 }

@@ -6,6 +6,8 @@
 #ifndef WEIR_MEM_H
 #define WEIR_MEM_H
 
+#include "weir.h"
+
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -31,5 +33,9 @@ int weir__grow(weir__mem_t *acct, void **pp, size_t *cap, size_t need, size_t el
 
 #define WEIR__GROW(acct, arr, cap, need)                                                           \
     weir__grow((acct), (void **)&(arr), &(cap), (need), sizeof(*(arr)))
+
+/* Reads the whole file at path into *text (free() it; not NUL-terminated) and *len.
+   WEIR_OK, WEIR_EIO or WEIR_ENOMEM. */
+weir_status_t weir__read_file(const char *path, char **text, size_t *len);
 
 #endif /* WEIR_MEM_H */

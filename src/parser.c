@@ -599,39 +599,6 @@ static void parse_import(parser_t *p)
 static long register_file(parser_t *p, const char *name, const char *text, size_t len);
 static void parse_source(parser_t *p);
 
-/* The whole file at path, NUL-terminated, or NULL. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *t = realloc(buf, ncap);
-            if (!t)
-                break;
-            buf = t;
-            cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f) || !buf;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* 0 and the file's device and inode, or -1 (no such file, or not a file name). */
 static int file_id(const char *path, unsigned long long *dev, unsigned long long *ino)
 {
@@ -667,7 +634,7 @@ static void parse_include(parser_t *p)
     unsigned long long dev = 0, ino = 0;
     size_t len = 0;
     char *text = NULL;
-    if (file_id(path, &dev, &ino) != 0 || !(text = read_file(path, &len))) {
+    if (file_id(path, &dev, &ino) != 0 || weir__read_file(path, &text, &len) != WEIR_OK) {
         error_at(p, loc, "can't open include file: %s", name);
     } else if (p->inc_depth >= (int)(sizeof p->inc / sizeof p->inc[0])) {
         error_at(p, loc, "include depth exceeded");

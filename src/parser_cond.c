@@ -571,17 +571,26 @@ static weir__expr_t *parse_primary(parser_t *p)
     return e;
 }
 
+/* After a prefix operator (at *loc): its operand, parsed by self (prefixes nest). */
+static weir__expr_t *prefix_operand(parser_t *p, weir__expr_t *(*self)(parser_t *),
+                                    weir__loc_t *loc)
+{
+    *loc = p->tok.loc;
+    if (enter(p) != 0)
+        return NULL;
+    next(p);
+    weir__expr_t *a = self(p);
+    p->nest--;
+    return a;
+}
+
 static weir__expr_t *parse_unary(parser_t *p)
 {
     weir__tok_t k = p->tok.kind;
     if (k != WEIR__T_MINUS && k != WEIR__T_TILDE)
         return parse_primary(p);
-    weir__loc_t loc = p->tok.loc;
-    if (enter(p) != 0)
-        return NULL;
-    next(p);
-    weir__expr_t *a = parse_unary(p);
-    p->nest--;
+    weir__loc_t loc;
+    weir__expr_t *a = prefix_operand(p, parse_unary, &loc);
     if (!a)
         return NULL;
     need_int(p, a, k == WEIR__T_MINUS ? "-" : "~");
@@ -764,12 +773,8 @@ static weir__expr_t *parse_not(parser_t *p)
     weir__tok_t k = p->tok.kind;
     if (k != WEIR__T_NOT && k != WEIR__T_DEFINED)
         return parse_cmp(p);
-    weir__loc_t loc = p->tok.loc;
-    if (enter(p) != 0)
-        return NULL;
-    next(p);
-    weir__expr_t *a = parse_not(p);
-    p->nest--;
+    weir__loc_t loc;
+    weir__expr_t *a = prefix_operand(p, parse_not, &loc);
     return a ? mk2(p, k == WEIR__T_NOT ? WEIR__E_NOT : WEIR__E_DEFINED, loc, a, NULL) : NULL;
 }
 
