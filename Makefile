@@ -40,14 +40,14 @@ TESTS      := $(wildcard tests/test_*.c)
 BENCHES    := $(wildcard bench/*.c)
 EXAMPLES   := build/examples/stream
 
-.PHONY: all help deps test asan ubsan demo bench fuzz install uninstall clean format format-check \
+.PHONY: all help deps test asan ubsan demo bench compat fuzz install uninstall clean format format-check \
         build/weir.pc
 .SECONDARY:
 
 all: build/libweir.a build/$(SONAME) build/weir $(EXAMPLES)
 
 help:
-	@echo "targets: all test demo asan ubsan bench fuzz install clean format format-check deps"
+	@echo "targets: all test demo asan ubsan bench compat fuzz install clean format format-check deps"
 
 build/obj/%.o: src/%.c $(wildcard src/*.h) include/weir.h
 	@mkdir -p $(@D)
@@ -123,6 +123,10 @@ demo: deps
 bench: all $(BENCHES:bench/%.c=build/bench/%)
 	@if [ -z "$(BENCHES)" ]; then echo "bench: no benchmarks in bench/ yet"; fi
 	@set -e; for b in $(BENCHES:bench/%.c=build/bench/%); do echo "== $$b"; $$b; done
+
+# weir against yara on public rule sets and logcheck-derived rules (bench/README.md).
+compat: all
+	bench/compat.sh
 
 fuzz:
 	@echo "fuzz: libFuzzer harnesses live in fuzz/ (build them with clang -fsanitize=fuzzer):"
