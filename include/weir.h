@@ -72,7 +72,8 @@ WEIR_API const char *weir_version(void);
     X(ESTOPPED, -8, "stopped by a callback")                                                       \
     X(EENGINE, -9, "the Vectorscan engine reported an error")                                      \
     X(ELIMIT, -10, "a configured limit was exceeded")                                              \
-    X(ESTATE, -11, "call not allowed in the current state")
+    X(ESTATE, -11, "call not allowed in the current state")                                        \
+    X(EVAR, -12, "no such external variable, or a value of another type")
 
 typedef enum weir_status {
 #define WEIR__STATUS_ENUM(name, value, msg) WEIR_##name = value,
@@ -142,6 +143,52 @@ typedef struct weir_diag {
  */
 #define WEIR_HEAD_MAX 65536u
 #define WEIR_HEAD_DEFAULT 4096u
+
+/*
+ * External variables: values a condition can use by name (`app == "sshd"`, `level > 3`,
+ * `host matches /^web[0-9]+$/`), declared when rules are compiled, each with a type and a
+ * default value, as YARA's `-d name=value`.  A scanner can change a variable's value for all
+ * its streams (weir_scanner_set_var) and for one stream (weir_stream_set_var): a stream's own
+ * value wins over the scanner's, which wins over the default.  Booleans behave as the integers
+ * 0 and 1 in conditions, as in YARA; strings are bytes (they may hold NUL) and support the
+ * comparisons and contains, icontains, startswith, istartswith, endswith, iendswith, iequals
+ * and matches.
+ */
+typedef enum weir_var_type {
+    WEIR_VAR_INTEGER = 1,
+    WEIR_VAR_BOOLEAN = 2,
+    WEIR_VAR_STRING = 3
+} weir_var_type_t;
+
+typedef struct weir_var {
+    const char *name; /* an identifier: [A-Za-z_][A-Za-z0-9_]*, not a keyword */
+    weir_var_type_t type;
+    int64_t integer;    /* WEIR_VAR_INTEGER; WEIR_VAR_BOOLEAN as 0 or 1 */
+    const char *string; /* WEIR_VAR_STRING: string_len bytes (NULL when 0) */
+    size_t string_len;
+} weir_var_t;
+
+/* One source of rules for weir_compile. */
+typedef struct weir_source {
+    const char *path; /* the file to read when text is NULL; always the name in diagnostics */
+    const void *text; /* the rules in memory, len bytes (NULL: read path) */
+    size_t len;
+    const char *ns; /* namespace; NULL for "default" */
+} weir_source_t;
+
+typedef struct weir_compile_options {
+    const weir_var_t *vars; /* external variables with their default values */
+    size_t nvars;
+} weir_compile_options_t;
+
+/*
+ * Compiles rules from n sources in one compilation (a rule may use rules of its namespace from
+ * earlier sources).  options may be NULL.  A variable declared twice, or with a bad name or
+ * type, is a compile error in *diags.  Otherwise as weir_compile_files below.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_compile(const weir_source_t *sources, size_t n,
+                                                     const weir_compile_options_t *options,
+                                                     weir_rules_t **out, weir_diags_t **diags);
 
 /*
  * Compiles YARA rules from files.  Each file is read whole; its diagnostics
@@ -235,6 +282,11 @@ WEIR_API size_t weir_rules_count(const weir_rules_t *rules);
 /* NULL when i is out of range. */
 WEIR_API const weir_rule_info_t *weir_rules_info(const weir_rules_t *rules, size_t i);
 
+/* The external variables the rules were compiled with, with their default values (owned by the
+   rules); NULL when i is out of range. */
+WEIR_API size_t weir_rules_var_count(const weir_rules_t *rules);
+WEIR_API const weir_var_t *weir_rules_var(const weir_rules_t *rules, size_t i);
+
 /* ------------------------------------------------------------------------ */
 /* Scanning streams                                                          */
 
@@ -308,6 +360,26 @@ WEIR_API void weir_scanner_free(weir_scanner_t *scanner);
 
 /* Sets the match-event callback (NULL for none). */
 WEIR_API void weir_scanner_set_callback(weir_scanner_t *scanner, weir_match_cb cb, void *user);
+
+/*
+ * Sets external variable var->name to var's value for every stream of the scanner (a stream's
+ * own value, from weir_stream_set_var, still wins).  The value is copied.  It applies to
+ * evaluations from now on: a rule that already fired stays fired, so set values before
+ * feeding data.  var->type must be the declared type.
+ * Returns WEIR_OK; WEIR_EINVAL for NULL arguments; WEIR_EVAR when the rules declare no such
+ * variable or declare it with another type; WEIR_ENOMEM.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_set_var(weir_scanner_t *scanner,
+                                                             const weir_var_t *var);
+
+/*
+ * Sets external variable var->name for stream id only (typically its host or application),
+ * opening the stream if it is new.  Kept until the stream is closed or reset.  Otherwise as
+ * weir_scanner_set_var.  Returns WEIR_OK, WEIR_EINVAL, WEIR_EVAR, WEIR_ENOMEM, WEIR_ELIMIT.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_set_var(weir_scanner_t *scanner,
+                                                            const weir_id_t *id,
+                                                            const weir_var_t *var);
 
 /*
  * Feeds the next bytes of stream id, opening it if it is new (len may be 0:

@@ -126,10 +126,32 @@ typedef enum weir__op {
     /* quantified: quant (+ a for WEIR__Q_EXPR), string set strs/nstrs */
     WEIR__E_OF,     /* QUANT of (set)                                          */
     WEIR__E_FOR_OF, /* for QUANT of (set) : (b)     b uses str == -1 refs       */
-    WEIR__E_FOR_IN  /* for QUANT VAR in ITER : (b)  ival = slot of VAR;
+    WEIR__E_FOR_IN, /* for QUANT VAR in ITER : (b)  ival = slot of VAR;
                        ITER is a range (list[0]..list[1], is_range = 1) or an
                        enumeration list[0..nlist-1] (is_range = 0)            */
+
+    /* external variables and the string operators */
+    WEIR__E_EXT,      /* ival: index in weir__ast_t.vars; str: 1 for a string variable,
+                         0 for an integer or boolean one (YARA treats booleans as 0/1) */
+    WEIR__E_REGEX,    /* /re/ after `matches`: text, text_len (verbatim), ival = WEIR__RE_* */
+    WEIR__E_CONTAINS, /* a OP b, both strings (b a regex for MATCHES) */
+    WEIR__E_ICONTAINS,
+    WEIR__E_STARTSWITH,
+    WEIR__E_ISTARTSWITH,
+    WEIR__E_ENDSWITH,
+    WEIR__E_IENDSWITH,
+    WEIR__E_IEQUALS,
+    WEIR__E_MATCHES,
+
+    /* QUANT of (rule, prefix*, ...): quant (+ a), strs = indices in weir__ast_t.rules of the
+       members, repeats kept (YARA counts them twice); WEIR__SELF_RULE for the rule itself */
+    WEIR__E_OF_RULES
 } weir__op_t;
+
+#define WEIR__SELF_RULE UINT32_MAX
+
+/* 1 for the string operators contains .. matches. */
+#define WEIR__IS_STRING_OP(op) ((op) >= WEIR__E_CONTAINS && (op) <= WEIR__E_MATCHES)
 
 typedef enum weir__quant {
     WEIR__Q_ALL,
@@ -176,8 +198,20 @@ typedef struct weir__ast_rule {
     weir__loc_t loc; /* of the rule name                              */
 } weir__ast_rule_t;
 
+/* A declared external variable, as the parser sees it. */
+typedef enum weir__var_kind { WEIR__VAR_INT = 0, WEIR__VAR_STRING = 1 } weir__var_kind_t;
+typedef struct weir__ast_var {
+    const char *name;
+    weir__var_kind_t kind; /* booleans are integers 0/1, as in YARA */
+} weir__ast_var_t;
+
 /* A parsed compilation: every rule of every source, in order. */
 typedef struct weir__ast {
+    /* External variables the conditions may use: set by the caller before parsing,
+       not owned (weir__ast_free leaves them). */
+    const weir__ast_var_t *vars;
+    size_t nvars;
+
     weir__ast_rule_t *rules;
     size_t nrules;
     char **files; /* source names, indexed by weir__loc_t.file */

@@ -6,6 +6,7 @@
  */
 #include "diag.h"
 #include "engine.h"
+#include "lexer.h"
 #include "mem.h"
 #include "parser.h"
 #include "rules.h"
@@ -64,9 +65,16 @@ void weir__rules_destroy(weir_rules_t *r)
     free(r->dep_at);
     free(r->deps);
     free(r->always);
+    free(r->gaps);
     for (uint32_t i = 0; i < r->nns; i++)
         free(r->ns_names[i]);
     free(r->ns_names);
+    for (uint32_t i = 0; i < r->nvars; i++) {
+        free((char *)r->vars[i].name);
+        free((char *)r->vars[i].string);
+    }
+    free(r->vars);
+    free(r->var_kind);
     free(r);
 }
 
@@ -174,6 +182,111 @@ static int check_pattern(builder_t *b, const weir__ast_string_t *s, weir__varian
     return -1;
 }
 
+/* The ascii and/or wide variants of re (piece `piece` of a chained string, or 0); takes re. */
+static int add_forms(builder_t *b, const weir__ast_string_t *s, uint32_t gi, weir__string_t *ws,
+                     weir__re_t *re, uint32_t piece)
+{
+    int want_ascii = (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE);
+    weir__re_t *forms[2] = {want_ascii ? re : NULL, NULL};
+    if (s->mods & WEIR__MOD_WIDE) {
+        forms[1] = weir__re_widen(re);
+        if (!forms[1]) {
+            b->oom = 1;
+            weir__re_free(re);
+            return -1;
+        }
+    }
+    if (!want_ascii)
+        weir__re_free(re);
+    int result = 0;
+    for (int wide = 0; wide < 2; wide++) {
+        weir__re_t *form = forms[wide];
+        if (!form || result != 0)
+            continue;
+        unsigned flags = 0;
+        char *text = weir__re_to_hs(form, &flags);
+        if (weir__re_min_len(form) == 0)
+            flags |=
+                HS_FLAG_ALLOWEMPTY; /* the VM drops empty matches, as YARA never reports them */
+        weir__variant_t *v = new_variant(b, s, gi, text, flags);
+        if (!v) {
+            result = -1;
+            continue;
+        }
+        v->wide = (uint8_t)wide;
+        v->piece = (uint8_t)piece;
+        uint32_t minl = weir__re_min_len(form), maxl = weir__re_max_len(form);
+        if (minl == maxl && weir__re_hs_exact(form) && !(s->mods & WEIR__MOD_FULLWORD)) {
+            /* Every match has the same length: Vectorscan's end offset fixes the start. */
+            v->kind = WEIR__V_FIXED;
+            v->len = minl;
+        } else {
+            v->kind = WEIR__V_VM;
+            v->limit = weir__re_limit(form);
+            if (weir__re_needs_context(form) || (s->mods & WEIR__MOD_FULLWORD))
+                v->lookahead = wide ? 2 : 1;
+            v->re = form;
+            forms[wide] = NULL; /* owned by the variant now */
+        }
+        uint32_t need = v->kind == WEIR__V_FIXED ? v->len : v->limit;
+        if (need > ws->max_len)
+            ws->max_len = need;
+        if (check_pattern(b, s, v) != 0)
+            result = -1;
+    }
+    weir__re_free(forms[0]);
+    weir__re_free(forms[1]);
+    return result;
+}
+
+/* Most pieces one chained string may have. */
+#define MAX_PIECES 64
+
+/*
+ * A chained string (YARA splits a hex string at a jump over 200, a regex at a lazy .{n,m}? over
+ * 200): each piece gets variants of its own, matched as a string of its own; the scanner links
+ * their matches across the gaps as YARA does (match.c).  Takes re.
+ */
+static int add_chain(builder_t *b, const weir__ast_string_t *s, uint32_t gi, weir__string_t *ws,
+                     weir__re_t *re)
+{
+    weir__re_t *pieces[MAX_PIECES];
+    uint32_t gmin[MAX_PIECES], gmax[MAX_PIECES], n = 0;
+    int rc = weir__re_split(re, pieces, gmin, gmax, MAX_PIECES, &n);
+    weir__re_free(re);
+    if (rc != 0) {
+        weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc,
+                       "string %s has more than %d pieces between large jumps, or no memory", s->id,
+                       MAX_PIECES - 1);
+        return -1;
+    }
+    weir_rules_t *r = b->r;
+    weir__gap_t *g = realloc(r->gaps, (r->ngaps + n - 1) * sizeof *g);
+    if (!g) {
+        for (uint32_t i = 0; i < n; i++)
+            weir__re_free(pieces[i]);
+        b->oom = 1;
+        return -1;
+    }
+    r->gaps = g;
+    ws->npieces = n;
+    ws->chain = r->ngaps;
+    for (uint32_t i = 0; i + 1 < n; i++)
+        r->gaps[r->ngaps++] = (weir__gap_t){gmin[i], gmax[i]};
+    ws->literal = 0; /* the pieces may be literals, the string is not */
+    free(ws->text);
+    ws->text = NULL;
+    ws->text_len = 0;
+    int result = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (result == 0)
+            result = add_forms(b, s, gi, ws, pieces[i], i);
+        else
+            weir__re_free(pieces[i]);
+    }
+    return result;
+}
+
 /* The variant(s) of a hex string or regular expression. */
 static int add_re_variants(builder_t *b, const weir__ast_string_t *s, uint32_t gi,
                            weir__string_t *ws)
@@ -211,56 +324,9 @@ static int add_re_variants(builder_t *b, const weir__ast_string_t *s, uint32_t g
             return -1;
         }
     }
-    int want_ascii = (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE);
-    weir__re_t *forms[2] = {want_ascii ? re : NULL, NULL};
-    if (s->mods & WEIR__MOD_WIDE) {
-        forms[1] = weir__re_widen(re);
-        if (!forms[1]) {
-            b->oom = 1;
-            weir__re_free(re);
-            return -1;
-        }
-    }
-    if (!want_ascii)
-        weir__re_free(re);
-    int result = 0;
-    for (int wide = 0; wide < 2; wide++) {
-        weir__re_t *form = forms[wide];
-        if (!form || result != 0)
-            continue;
-        unsigned flags = 0;
-        char *text = weir__re_to_hs(form, &flags);
-        if (weir__re_min_len(form) == 0)
-            flags |=
-                HS_FLAG_ALLOWEMPTY; /* the VM drops empty matches, as YARA never reports them */
-        weir__variant_t *v = new_variant(b, s, gi, text, flags);
-        if (!v) {
-            result = -1;
-            continue;
-        }
-        v->wide = (uint8_t)wide;
-        uint32_t minl = weir__re_min_len(form), maxl = weir__re_max_len(form);
-        if (minl == maxl && !weir__re_needs_context(form) && !(s->mods & WEIR__MOD_FULLWORD)) {
-            /* Every match has the same length: Vectorscan's end offset fixes the start. */
-            v->kind = WEIR__V_FIXED;
-            v->len = minl;
-        } else {
-            v->kind = WEIR__V_VM;
-            v->limit = weir__re_limit(form);
-            if (weir__re_needs_context(form) || (s->mods & WEIR__MOD_FULLWORD))
-                v->lookahead = wide ? 2 : 1;
-            v->re = form;
-            forms[wide] = NULL; /* owned by the variant now */
-        }
-        uint32_t need = v->kind == WEIR__V_FIXED ? v->len : v->limit;
-        if (need > ws->max_len)
-            ws->max_len = need;
-        if (check_pattern(b, s, v) != 0)
-            result = -1;
-    }
-    weir__re_free(forms[0]);
-    weir__re_free(forms[1]);
-    return result;
+    if (weir__re_has_chaining(re))
+        return add_chain(b, s, gi, ws, re);
+    return add_forms(b, s, gi, ws, re, 0);
 }
 
 /*
@@ -659,6 +725,13 @@ static int collect_refs(const weir__expr_t *e, refs_t *out)
             return -1;
         out->v[out->n++] = (uint32_t)e->ival;
     }
+    for (size_t i = 0; e->op == WEIR__E_OF_RULES && i < e->nstrs; i++) {
+        if (e->strs[i] == WEIR__SELF_RULE)
+            continue;
+        if (WEIR__GROW(NULL, out->v, out->cap, out->n + 1) != 0)
+            return -1;
+        out->v[out->n++] = e->strs[i];
+    }
     if (e->op == WEIR__E_FILESIZE || e->op == WEIR__E_READ)
         out->filesize = 1; /* both change with the bytes received, not with matches */
     if (collect_refs(e->a, out) || collect_refs(e->b, out) || collect_refs(e->c, out))
@@ -951,34 +1024,118 @@ fail:
 
 /* ---- entry points ------------------------------------------------------- */
 
-typedef struct source {
-    const char *name;
-    const char *ns;
-    const char *text; /* NULL: read name from disk */
-    size_t len;
-} source_t;
-
-static weir_status_t compile_sources(const source_t *src, size_t n, weir_rules_t **out,
-                                     weir_diags_t **diags_out)
+/* Checks the declared external variables; fills vars[i] for the parser. */
+static int check_vars(const weir_compile_options_t *o, weir__ast_var_t *vars, weir_diags_t *d)
 {
+    static const char where[] = "<external variables>";
+    int errors = 0;
+    for (size_t i = 0; i < o->nvars; i++) {
+        const weir_var_t *v = &o->vars[i];
+        const char *n = v->name ? v->name : "";
+        size_t len = strlen(n);
+        int ident = len > 0 && len <= 128 && !(n[0] >= '0' && n[0] <= '9');
+        for (size_t k = 0; k < len && ident; k++)
+            ident = (n[k] >= 'a' && n[k] <= 'z') || (n[k] >= 'A' && n[k] <= 'Z') ||
+                    (n[k] >= '0' && n[k] <= '9') || n[k] == '_';
+        if (!ident || weir__is_keyword(n)) {
+            weir__diag_file(d, WEIR_SEV_ERROR, where,
+                            "invalid external variable name \"%s\": an identifier that is not "
+                            "a keyword is needed",
+                            n);
+            errors++;
+            continue;
+        }
+        if (v->type != WEIR_VAR_INTEGER && v->type != WEIR_VAR_BOOLEAN &&
+            v->type != WEIR_VAR_STRING) {
+            weir__diag_file(d, WEIR_SEV_ERROR, where,
+                            "external variable \"%s\" has an unknown type (%d)", n, (int)v->type);
+            errors++;
+            continue;
+        }
+        if (v->type == WEIR_VAR_STRING && v->string_len && !v->string) {
+            weir__diag_file(d, WEIR_SEV_ERROR, where, "external variable \"%s\" has no string", n);
+            errors++;
+            continue;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (o->vars[k].name && strcmp(o->vars[k].name, n) == 0) {
+                weir__diag_file(d, WEIR_SEV_ERROR, where,
+                                "external variable \"%s\" is defined more than once", n);
+                errors++;
+                break;
+            }
+        }
+        vars[i].name = n;
+        vars[i].kind = v->type == WEIR_VAR_STRING ? WEIR__VAR_STRING : WEIR__VAR_INT;
+    }
+    return errors;
+}
+
+/* Copies the declared variables and their defaults into r; -1 out of memory. */
+static int keep_vars(weir_rules_t *r, const weir_compile_options_t *o)
+{
+    size_t n = o->nvars;
+    if (!(r->vars = calloc(n ? n : 1, sizeof *r->vars)) || !(r->var_kind = calloc(n ? n : 1, 1)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const weir_var_t *v = &o->vars[i];
+        weir_var_t *w = &r->vars[r->nvars++];
+        w->type = v->type;
+        w->integer = v->type == WEIR_VAR_BOOLEAN ? v->integer != 0 : v->integer;
+        r->var_kind[i] = v->type == WEIR_VAR_STRING ? WEIR__VAR_STRING : WEIR__VAR_INT;
+        if (!(w->name = weir__strdup(v->name)))
+            return -1;
+        if (v->type == WEIR_VAR_STRING) {
+            w->string_len = v->string_len;
+            if (!(w->string = weir__strndup(v->string ? v->string : "", v->string_len)))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+weir_status_t weir_compile(const weir_source_t *src, size_t n, const weir_compile_options_t *opts,
+                           weir_rules_t **out, weir_diags_t **diags_out)
+{
+    static const weir_compile_options_t none = {NULL, 0};
+    if (out)
+        *out = NULL;
+    if (diags_out)
+        *diags_out = NULL;
+    if (!src || !n || !out || (opts && opts->nvars && !opts->vars))
+        return WEIR_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!src[i].path && !src[i].text)
+            return WEIR_EINVAL;
+    if (!opts)
+        opts = &none;
     weir__ast_t ast = {0};
     weir_status_t st = WEIR_OK;
     weir_diags_t *diags = weir__diags_new();
-    if (!diags)
+    weir__ast_var_t *vars = calloc(opts->nvars ? opts->nvars : 1, sizeof *vars);
+    if (!diags || !vars) {
+        weir_diags_free(diags);
+        free(vars);
         return WEIR_ENOMEM;
+    }
+    if (check_vars(opts, vars, diags) == 0) {
+        ast.vars = vars;
+        ast.nvars = opts->nvars;
+    }
     for (size_t i = 0; i < n; i++) {
+        const char *name = src[i].path ? src[i].path : "<buffer>";
         char *text = NULL;
         size_t len = src[i].len;
         if (!src[i].text) {
-            weir_status_t rs = weir__read_file(src[i].name, &text, &len);
+            weir_status_t rs = weir__read_file(name, &text, &len);
             if (rs != WEIR_OK) {
-                weir__diag_file(diags, WEIR_SEV_ERROR, src[i].name, "cannot read rules: %s",
+                weir__diag_file(diags, WEIR_SEV_ERROR, name, "cannot read rules: %s",
                                 rs == WEIR_EIO ? strerror(errno) : weir_strerror(rs));
                 st = rs;
                 continue;
             }
         }
-        int rc = weir__parse(&ast, src[i].name, text ? text : src[i].text, len,
+        int rc = weir__parse(&ast, name, text ? text : src[i].text, len,
                              src[i].ns ? src[i].ns : "default", diags);
         free(text);
         if (rc < 0) {
@@ -990,7 +1147,13 @@ static weir_status_t compile_sources(const source_t *src, size_t n, weir_rules_t
         st = build(&ast, diags, out);
     else if (st == WEIR_OK)
         st = WEIR_ECOMPILE;
+    if (st == WEIR_OK && keep_vars(*out, opts) != 0) {
+        weir_rules_free(*out);
+        *out = NULL;
+        st = WEIR_ENOMEM;
+    }
     weir__ast_free(&ast);
+    free(vars);
     if (diags_out)
         *diags_out = diags;
     else
@@ -1007,7 +1170,7 @@ weir_status_t weir_compile_files(const char *const *paths, const char *const *ns
         *diags = NULL;
     if (!paths || !n || !out)
         return WEIR_EINVAL;
-    source_t *src = calloc(n, sizeof *src);
+    weir_source_t *src = calloc(n, sizeof *src);
     if (!src)
         return WEIR_ENOMEM;
     for (size_t i = 0; i < n; i++) {
@@ -1015,10 +1178,10 @@ weir_status_t weir_compile_files(const char *const *paths, const char *const *ns
             free(src);
             return WEIR_EINVAL;
         }
-        src[i].name = paths[i];
+        src[i].path = paths[i];
         src[i].ns = ns ? ns[i] : NULL;
     }
-    weir_status_t st = compile_sources(src, n, out, diags);
+    weir_status_t st = weir_compile(src, n, NULL, out, diags);
     free(src);
     return st;
 }
@@ -1032,6 +1195,16 @@ weir_status_t weir_compile_buffer(const void *text, size_t len, const char *name
         *diags = NULL;
     if (!text || !out)
         return WEIR_EINVAL;
-    source_t src = {name ? name : "<buffer>", ns, text, len};
-    return compile_sources(&src, 1, out, diags);
+    weir_source_t src = {name ? name : "<buffer>", text, len, ns};
+    return weir_compile(&src, 1, NULL, out, diags);
+}
+
+size_t weir_rules_var_count(const weir_rules_t *rules)
+{
+    return rules ? rules->nvars : 0;
+}
+
+const weir_var_t *weir_rules_var(const weir_rules_t *rules, size_t i)
+{
+    return rules && i < rules->nvars ? &rules->vars[i] : NULL;
 }

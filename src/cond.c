@@ -26,6 +26,7 @@
 
 #include "diag.h"
 #include "mem.h"
+#include "textops.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -190,11 +191,11 @@ static void patch(cc_t *c, size_t at, size_t target)
 kind_t kind_of(const weir__expr_t *e)
 {
     weir__op_t op = e->op;
-    if (op == WEIR__E_TEXT)
+    if (op == WEIR__E_TEXT || op == WEIR__E_REGEX || (op == WEIR__E_EXT && e->str == 1))
         return K_TEXT;
-    if (op == WEIR__E_INT || op == WEIR__E_FILESIZE || op == WEIR__E_VAR || op == WEIR__E_READ ||
-        (op >= WEIR__E_STR_COUNT && op <= WEIR__E_STR_LENGTH) || op == WEIR__E_NEG ||
-        op == WEIR__E_BITNOT || (op >= WEIR__E_ADD && op <= WEIR__E_BXOR))
+    if (op == WEIR__E_EXT || op == WEIR__E_INT || op == WEIR__E_FILESIZE || op == WEIR__E_VAR ||
+        op == WEIR__E_READ || (op >= WEIR__E_STR_COUNT && op <= WEIR__E_STR_LENGTH) ||
+        op == WEIR__E_NEG || op == WEIR__E_BITNOT || (op >= WEIR__E_ADD && op <= WEIR__E_BXOR))
         return K_INT;
     return K_BOOL;
 }
@@ -220,15 +221,74 @@ static void c_int(cc_t *c, const weir__expr_t *e, const weir__expr_t *parent, co
         c_expr(c, e);
 }
 
-/* Signed-char comparison of byte strings, as YARA's sized_string_cmp. */
-static int text_cmp(const char *a, size_t an, const char *b, size_t bn)
+/* A string operand (a string variable or a text literal): pushes its handle (OP_SREF). */
+static void c_text(cc_t *c, const weir__expr_t *e)
 {
-    size_t i = 0;
-    while (i < an && i < bn && a[i] == b[i])
-        i++;
-    if (i == an || i == bn)
-        return (i < an) - (i < bn);
-    return (signed char)a[i] < (signed char)b[i] ? -1 : 1;
+    if (e->op == WEIR__E_EXT) {
+        if (!c->ast || e->ival < 0 || (uint64_t)e->ival >= c->ast->nvars) {
+            cc_error(c, e, "malformed condition: bad variable reference");
+            return;
+        }
+        emit(c, OP_SREF, (uint32_t)e->ival, -1, +1);
+        return;
+    }
+    if (e->op != WEIR__E_TEXT) {
+        cc_error(c, e, "wrong type \"%s\" where a string is expected", kind_name(kind_of(e)));
+        return;
+    }
+    weir__code_t *k = c->code;
+    size_t off = k->pool_len;
+    if (c->failed)
+        return;
+    if (e->text_len > UINT32_MAX - 4 || off > INT64_MAX / 2 ||
+        WEIR__GROW(NULL, k->pool, k->pool_cap, off + 4 + e->text_len) != 0) {
+        cc_error(c, e, "out of memory compiling a condition");
+        return;
+    }
+    uint32_t n = (uint32_t)e->text_len;
+    memcpy(k->pool + off, &n, 4);
+    if (n)
+        memcpy(k->pool + off + 4, e->text, n);
+    k->pool_len = off + 4 + n;
+    emit(c, OP_SREF, 0, (int64_t)off, +1);
+}
+
+/* a OP b for the string operators; a comparison of two strings when cmp is OP_LT..OP_NE. */
+static void c_string_op(cc_t *c, const weir__expr_t *e, int sop)
+{
+    if (!e->a || !e->b) {
+        cc_error(c, e, "malformed condition: missing operand of a string operator");
+        return;
+    }
+    c_text(c, e->a);
+    if (sop != WEIR__SOP_MATCHES) {
+        c_text(c, e->b);
+        emit(c, OP_SOP, 0, sop, -1);
+        return;
+    }
+    if (e->b->op != WEIR__E_REGEX) {
+        cc_error(c, e->b, "a regular expression is expected after \"matches\"");
+        return;
+    }
+    weir__code_t *k = c->code;
+    weir__re_t *re = NULL;
+    char err[256];
+    size_t err_off = 0;
+    if (c->failed)
+        return;
+    if (weir__re_parse_regex((const uint8_t *)e->b->text, e->b->text_len,
+                             (uint32_t)e->b->ival | WEIR__RE_CONDITION, &re, err, sizeof err,
+                             &err_off) != 0) {
+        cc_error(c, e->b, "%s", err);
+        return;
+    }
+    if (WEIR__GROW(NULL, k->res, k->res_cap, k->nres + 1) != 0) {
+        weir__re_free(re);
+        cc_error(c, e, "out of memory compiling a condition");
+        return;
+    }
+    k->res[k->nres] = re;
+    emit(c, OP_SOP, k->nres++, WEIR__SOP_MATCHES, 0);
 }
 
 /* A boolean operand: any kind is accepted (integers and text by truthiness). */
@@ -239,8 +299,13 @@ static void c_bool(cc_t *c, const weir__expr_t *e, const weir__expr_t *parent)
         return;
     }
     if (e->op == WEIR__E_TEXT) {
-        /* Only literals have type string here, so this is a constant. */
+        /* A literal: a constant. */
         emit(c, OP_PUSH, 0, e->text_len > 0, +1);
+        return;
+    }
+    if (kind_of(e) == K_TEXT) {
+        c_text(c, e);
+        emit(c, OP_SOP, 0, WEIR__SOP_TRUTHY, 0);
         return;
     }
     c_expr(c, e);
@@ -428,11 +493,15 @@ static void c_compare(cc_t *c, const weir__expr_t *e)
         return;
     }
     kind_t ka = kind_of(e->a), kb = kind_of(e->b);
-    if (ka == K_TEXT && kb == K_TEXT) {
+    if (ka == K_TEXT && kb == K_TEXT && e->a->op == WEIR__E_TEXT && e->b->op == WEIR__E_TEXT) {
         /* Both sides are literals, so the comparison is a constant. */
-        int r = text_cmp(e->a->text ? e->a->text : "", e->a->text_len, e->b->text ? e->b->text : "",
-                         e->b->text_len);
+        int r = weir__text_cmp((const uint8_t *)(e->a->text ? e->a->text : ""), e->a->text_len,
+                               (const uint8_t *)(e->b->text ? e->b->text : ""), e->b->text_len);
         emit(c, OP_PUSH, 0, cmp_result(binop(e->op), r), +1);
+        return;
+    }
+    if (ka == K_TEXT && kb == K_TEXT) {
+        c_string_op(c, e, WEIR__SOP_LT + (binop(e->op) - OP_LT));
         return;
     }
     if (ka == K_TEXT || kb == K_TEXT) {
@@ -472,6 +541,17 @@ static void c_leaf_or_other(cc_t *c, const weir__expr_t *e)
         break;
     case WEIR__E_TEXT:
         cc_error(c, e, "a text string can only be compared with another text string");
+        break;
+    case WEIR__E_EXT:
+        if (e->str == 1) {
+            cc_error(c, e, "a string variable can only be compared or searched here");
+            break;
+        }
+        if (!c->ast || e->ival < 0 || (uint64_t)e->ival >= c->ast->nvars) {
+            cc_error(c, e, "malformed condition: bad variable reference");
+            break;
+        }
+        emit(c, OP_EXT, (uint32_t)e->ival, 0, +1);
         break;
     case WEIR__E_FILESIZE:
         emit(c, OP_FILESIZE, 0, 0, +1);
@@ -550,6 +630,22 @@ static void c_leaf_or_other(cc_t *c, const weir__expr_t *e)
         emit(c, OP_OF, (uint32_t)e->nstrs, e->quant == WEIR__Q_PERCENT, 0);
         c_set(c, e);
         break;
+    case WEIR__E_OF_RULES:
+        if (e->nstrs == 0 || !e->strs || e->nstrs > UINT32_MAX / 2) {
+            cc_error(c, e, "empty rule set");
+            break;
+        }
+        c_quant(c, e);
+        emit(c, OP_OFR, (uint32_t)e->nstrs, e->quant == WEIR__Q_PERCENT, 0);
+        for (size_t i = 0; i < e->nstrs; i++) {
+            uint32_t m = e->strs[i];
+            if (m != WEIR__SELF_RULE && (!c->rule_map || (c->ast && m >= c->ast->nrules))) {
+                cc_error(c, e, "malformed condition: bad rule reference");
+                break;
+            }
+            emit(c, OP_RMEM, m == WEIR__SELF_RULE ? UINT32_MAX : c->rule_map[m], 0, 0);
+        }
+        break;
     case WEIR__E_FOR_OF:
         c_for_of(c, e);
         break;
@@ -557,6 +653,14 @@ static void c_leaf_or_other(cc_t *c, const weir__expr_t *e)
         c_for_in(c, e);
         break;
     default:
+        if (WEIR__IS_STRING_OP(e->op)) {
+            static const int sops[] = {WEIR__SOP_CONTAINS,   WEIR__SOP_ICONTAINS,
+                                       WEIR__SOP_STARTSWITH, WEIR__SOP_ISTARTSWITH,
+                                       WEIR__SOP_ENDSWITH,   WEIR__SOP_IENDSWITH,
+                                       WEIR__SOP_IEQUALS,    WEIR__SOP_MATCHES};
+            c_string_op(c, e, sops[e->op - WEIR__E_CONTAINS]);
+            break;
+        }
         cc_error(c, e, "malformed condition: unknown node");
     }
 }
@@ -575,7 +679,8 @@ int weir__cond_compile(weir__code_t *code, const weir__expr_t *e, uint32_t str_b
     c.ast = ast;
     c.diags = diags;
 
-    size_t n0 = code->n;
+    size_t n0 = code->n, pool0 = code->pool_len;
+    uint32_t nres0 = code->nres;
     size_t enter = emit(&c, OP_ENTER, 0, 0, 0);
     c_bool(&c, e, NULL);
     emit(&c, OP_HALT, 0, 0, -1);
@@ -583,6 +688,9 @@ int weir__cond_compile(weir__code_t *code, const weir__expr_t *e, uint32_t str_b
         cc_error(&c, e, "condition too complex (needs more than 16384 stack slots)");
     if (c.failed) {
         code->n = n0;
+        code->pool_len = pool0;
+        while (code->nres > nres0)
+            weir__re_free(code->res[--code->nres]);
         return -1;
     }
     assert(c.sp == 0);
@@ -596,8 +704,11 @@ void weir__code_free(weir__code_t *code)
     if (!code)
         return;
     weir__free(NULL, code->v, code->cap * sizeof *code->v);
-    code->v = NULL;
-    code->n = code->cap = 0;
+    weir__free(NULL, code->pool, code->pool_cap);
+    for (uint32_t i = 0; i < code->nres; i++)
+        weir__re_free(code->res[i]);
+    weir__free(NULL, code->res, code->res_cap * sizeof *code->res);
+    memset(code, 0, sizeof *code);
 }
 
 /* ---- checking loaded code -------------------------------------------------- */
@@ -633,9 +744,21 @@ static int64_t read_int(const weir__evalctx_t *ctx, uint32_t k, int64_t o)
     return size == 1 ? (int64_t)(int8_t)v : size == 2 ? (int64_t)(int16_t)v : (int64_t)(int32_t)v;
 }
 
-int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrules)
+/* A pool literal at off lies inside the pool. */
+static int literal_ok(const weir__code_t *k, int64_t off)
 {
-    if (!code || (code->n && !code->v))
+    uint32_t n;
+    if (off < 0 || (uint64_t)off > k->pool_len || k->pool_len - (uint64_t)off < 4)
+        return 0;
+    memcpy(&n, k->pool + off, 4);
+    return k->pool_len - (uint64_t)off - 4 >= n;
+}
+
+int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrules,
+                     const uint8_t *var_kind, uint32_t nvars)
+{
+    if (!code || (code->n && !code->v) || (code->pool_len && !code->pool) ||
+        (code->nres && !code->res))
         return -1;
     for (size_t pc = 0; pc < code->n; pc++) {
         const weir__instr_t *in = &code->v[pc];
@@ -646,16 +769,24 @@ int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrule
             (op == OP_ENTER && (in->imm < 0 || in->imm > (int64_t)WEIR__MAX_STACK)) ||
             (op == OP_RULE && in->a >= nrules) || (op == OP_STR && in->a >= nstrings) ||
             (op == OP_READ && !read_kind_ok(in->a)) ||
-            (op == OP_OF && (in->imm < 0 || in->imm > 1)) ||
+            ((op == OP_OF || op == OP_OFR) && (in->imm < 0 || in->imm > 1)) ||
+            (op == OP_RMEM && in->a >= nrules && in->a != UINT32_MAX) ||
+            (op == OP_EXT && (in->a >= nvars || var_kind[in->a] != WEIR__VAR_INT)) ||
+            (op == OP_SREF && in->imm == -1 &&
+             (in->a >= nvars || var_kind[in->a] != WEIR__VAR_STRING)) ||
+            (op == OP_SREF && in->imm != -1 && !literal_ok(code, in->imm)) ||
+            (op == OP_SOP && (in->imm < 0 || in->imm >= WEIR__SOP_LAST)) ||
+            (op == OP_SOP && in->imm == WEIR__SOP_MATCHES && in->a >= code->nres) ||
             ((op == OP_JFALSE || op == OP_JTRUE) && !jump_ok(code, pc, 0, 1)) ||
             (op == OP_LOOP_NEXT && !jump_ok(code, pc, OP_LOOP_END, 1)) ||
             (op == OP_LOOP_STEP && !jump_ok(code, pc, OP_LOOP_NEXT, -1)))
             return -1;
-        if (op == OP_OF || op == OP_LOOP_STRS) {
+        if (op == OP_OF || op == OP_LOOP_STRS || op == OP_OFR) {
+            uint8_t member = op == OP_OFR ? OP_RMEM : OP_STR;
             if (in->a == 0 || in->a > code->n - pc - 1)
                 return -1;
             for (uint32_t i = 1; i <= in->a; i++)
-                if (code->v[pc + i].op != OP_STR)
+                if (code->v[pc + i].op != member)
                     return -1;
         }
     }
@@ -681,6 +812,34 @@ typedef struct frame {
 } frame_t;
 
 #define LOCAL_STACK 256
+
+typedef struct text {
+    const uint8_t *s;
+    size_t n;
+} text_t;
+
+/* The string an OP_SREF handle names: a variable (h >= 0) or a pool literal (-1 - offset). */
+static text_t text_of(const weir__code_t *code, const weir__evalctx_t *ctx, int64_t h)
+{
+    text_t t = {(const uint8_t *)"", 0};
+    if (h >= 0) {
+        if (ctx->vars && (uint64_t)h < ctx->nvars && ctx->vars[h].s) {
+            t.s = ctx->vars[h].s;
+            t.n = ctx->vars[h].len;
+        }
+        return t;
+    }
+    uint64_t off = (uint64_t)(-1 - h);
+    uint32_t n;
+    if (off > code->pool_len || code->pool_len - off < 4)
+        return t;
+    memcpy(&n, code->pool + off, 4);
+    if (code->pool_len - off - 4 < n)
+        return t;
+    t.s = code->pool + off + 4;
+    t.n = n;
+    return t;
+}
 
 int weir__cond_eval(const weir__code_t *code, uint32_t entry, const weir__evalctx_t *ctx,
                     int *out_of_steps)
@@ -768,6 +927,27 @@ int weir__cond_eval(const weir__code_t *code, uint32_t entry, const weir__evalct
             POP(r1);
             PUSH(!IS_UNDEF(r1));
             break;
+        case OP_EXT:
+            PUSH(ctx->vars && in->a < ctx->nvars ? ctx->vars[in->a].i : UNDEF);
+            break;
+        case OP_SREF:
+            PUSH(in->imm >= 0 ? -1 - in->imm : (int64_t)in->a);
+            break;
+        case OP_SOP: {
+            text_t ta, tb = {NULL, 0};
+            int sop = (int)in->imm;
+            if (sop != WEIR__SOP_TRUTHY && sop != WEIR__SOP_MATCHES) {
+                POP(r2);
+                tb = text_of(code, ctx, r2);
+            }
+            POP(r1);
+            ta = text_of(code, ctx, r1);
+            if (sop == WEIR__SOP_MATCHES)
+                PUSH(in->a < code->nres && weir__text_matches(code->res[in->a], ta.s, ta.n));
+            else
+                PUSH(weir__text_op(sop, ta.s, ta.n, tb.s, tb.n));
+            break;
+        }
         case OP_RULE:
             PUSH(ctx->rule_true && ctx->rule_true[in->a] ? 1 : 0);
             break;
@@ -840,15 +1020,20 @@ int weir__cond_eval(const weir__code_t *code, uint32_t entry, const weir__evalct
                 continue;
             }
             break;
-        case OP_OF: {
+        case OP_OF:
+        case OP_OFR: {
             uint32_t cnt = in->a, found = 0;
             if (cnt == 0 || cnt > n - pc - 1)
                 goto malformed;
             POP(r1);
             for (uint32_t i = 1; i <= cnt; i++) {
-                if (v[pc + i].op != OP_STR || v[pc + i].a == ANON_STR)
+                const weir__instr_t *m = &v[pc + i];
+                if (in->op == OP_OFR && m->op == OP_RMEM)
+                    found += m->a != UINT32_MAX && ctx->rule_true && ctx->rule_true[m->a];
+                else if (in->op == OP_OF && m->op == OP_STR && m->a != ANON_STR)
+                    found += MLIST(m->a)->n > 0;
+                else
                     goto malformed;
-                found += MLIST(v[pc + i].a)->n > 0;
             }
             steps += cnt;
             if (in->imm) /* N% of: YARA compares in double precision */

@@ -8,6 +8,7 @@
 #define WEIR_COND_H
 
 #include "ast.h"
+#include "re.h"
 #include "weir.h"
 
 #include <stddef.h>
@@ -39,7 +40,22 @@ typedef struct weir__instr {
 typedef struct weir__code {
     weir__instr_t *v;
     size_t n, cap;
+    /* Text literals compared with string variables: each a 4-byte length (host order) then
+       its bytes; OP_SREF names one by its offset. */
+    uint8_t *pool;
+    size_t pool_len, pool_cap;
+    /* The regular expressions after `matches`, by OP_SOP's a. */
+    weir__re_t **res;
+    uint32_t nres;
+    size_t res_cap;
 } weir__code_t;
+
+/* The value of an external variable during an evaluation. */
+typedef struct weir__varval {
+    int64_t i;        /* integer and boolean variables */
+    const uint8_t *s; /* string variables: s[0..len) */
+    size_t len;
+} weir__varval_t;
 
 /*
  * Appends the code of condition e to code and returns its entry index via
@@ -60,13 +76,15 @@ void weir__code_free(weir__code_t *code);
 /*
  * Checks code loaded from outside (a compiled-rules file) before it is ever
  * evaluated: every opcode known, every jump and element run inside the array,
- * string indices < nstrings, rule indices < nrules, depths and slots within
- * limits.  Returns 0 when well formed, -1 otherwise.  (The evaluator also
- * guards its stack and loop frames, so a check failure here is never needed
- * for memory safety inside the stack machine itself, only for the indices into
- * the caller's arrays.)
+ * string indices < nstrings, rule indices < nrules, variable indices < nvars
+ * and of the kind used (var_kind[i]: weir__var_kind_t), literals inside the
+ * pool, regex indices < nres, depths and slots within limits.  Returns 0 when well formed, -1
+ * otherwise.  (The evaluator also guards its stack and loop frames, so a check failure here is
+ * never needed for memory safety inside the stack machine itself, only for the indices into the
+ * caller's arrays.)
  */
-int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrules);
+int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrules,
+                     const uint8_t *var_kind, uint32_t nvars);
 
 /* 1 if entry is the start of a compiled condition in code. */
 int weir__code_is_entry(const weir__code_t *code, uint32_t entry);
@@ -91,6 +109,8 @@ typedef struct weir__evalctx {
     uint64_t max_steps;           /* budget; 0 = WEIR__DEFAULT_MAX_STEPS */
     const uint8_t *head;          /* the stream's first head_len bytes, for integer reads */
     uint64_t head_len;            /* reads beyond min(head_len, filesize) are undefined */
+    const weir__varval_t *vars;   /* external variables' values, nvars of them (NULL: none; */
+    uint32_t nvars;               /*  integers are then undefined and strings empty)        */
 } weir__evalctx_t;
 
 /*

@@ -412,7 +412,16 @@ static mv_t ana(const weir__expr_t *e, mctx_t *m)
     switch (e->op) {
     case WEIR__E_BOOL:
     case WEIR__E_TEXT:
+    case WEIR__E_REGEX:
         r = mv_bool(1, 1, 1, 1);
+        break;
+    case WEIR__E_EXT:
+        /* A variable's value does not change with the bytes received. */
+        if (e->str == 1)
+            r = mv_bool(1, 1, 1, 1);
+        else
+            r = mv_int(D_CONST, INT64_MIN, INT64_MAX, 1, 1);
+        int_truth(&r);
         break;
     case WEIR__E_INT:
         if (!IS_UNDEF(e->ival))
@@ -506,7 +515,11 @@ static mv_t ana(const weir__expr_t *e, mctx_t *m)
         break;
     }
     default:
-        if (is_binop(e->op) && e->a && e->b && e->op <= WEIR__E_NE)
+        if (WEIR__IS_STRING_OP(e->op))
+            r = mv_bool(1, 1, 1, 1); /* on string variables: fixed while a stream is scanned */
+        else if (is_binop(e->op) && e->a && e->b && e->op <= WEIR__E_NE && kind_of(e->a) == K_TEXT)
+            r = mv_bool(1, 1, 1, 1); /* strings: constants or variables */
+        else if (is_binop(e->op) && e->a && e->b && e->op <= WEIR__E_NE)
             r = ana_compare(e, m);
         else if (is_binop(e->op) && e->a && e->b)
             r = m_binary(e->op, ana(e->a, m), ana(e->b, m));
@@ -514,6 +527,19 @@ static mv_t ana(const weir__expr_t *e, mctx_t *m)
     case WEIR__E_OF:
         r = ana_of(e, m);
         break;
+    case WEIR__E_OF_RULES: {
+        /* As `of` over strings when every member only turns true (the rule itself never
+           does); otherwise members may turn false again. */
+        int members_up = 1;
+        for (size_t i = 0; i < e->nstrs; i++)
+            if (e->strs[i] != WEIR__SELF_RULE &&
+                !(m->rule_monotone && m->rule_monotone[e->strs[i]]))
+                members_up = 0;
+        r = ana_of(e, m);
+        if (!members_up)
+            r.up = r.down = 0;
+        break;
+    }
     case WEIR__E_FOR_OF:
         r = ana_for_of(e, m);
         break;

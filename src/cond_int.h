@@ -35,6 +35,12 @@
  *   the quantifier.  LOOP_NEXT x imm: to LOOP_END when exhausted.  LOOP_STEP x
  *   imm: pops the body's value, back to LOOP_NEXT unless done.  LOOP_END x
  *   pushes the loop's result.
+ *   EXT a: pushes integer variable a.  SREF imm=-1 a: pushes the handle of
+ *   string variable a (a); SREF imm>=0: of the pool literal at offset imm
+ *   (-1 - imm).  SOP imm=WEIR__SOP_*: pops b (not for TRUTHY, MATCHES), a and
+ *   pushes a OP b; MATCHES uses regex a of the code.
+ *   OFR a=n imm=percent, then n RMEM (data, a = rule, UINT32_MAX: never true):
+ *   pops the quantifier, as OF over rules.
  */
 /* clang-format off */
 enum {
@@ -46,6 +52,7 @@ enum {
     OP_OF, OP_STR,
     OP_LOOP_RANGE, OP_LOOP_ENUM, OP_LOOP_STRS, OP_LOOP_NEXT, OP_LOOP_STEP, OP_LOOP_END,
     OP_READ, OP_DEFINED,
+    OP_EXT, OP_SREF, OP_SOP, OP_OFR, OP_RMEM,
     OP_LAST
 };
 /* clang-format on */

@@ -28,6 +28,8 @@ static int eval_rule(weir__scan_t *c, uint32_t r, const uint8_t *truth)
     ctx.head_len = c->st->head_len;
     ctx.strings = c->st->lists;
     ctx.rule_true = truth;
+    ctx.vars = weir__vars_of(c->sc, c->st);
+    ctx.nvars = c->sc->rules->nvars;
     int out_of_steps = 0;
     return weir__cond_eval(&c->sc->rules->code, c->sc->rules->rules[r].entry, &ctx,
                            &out_of_steps) == 1;

@@ -161,6 +161,14 @@ const char *weir__tok_name(weir__tok_t kind)
     }
 }
 
+int weir__is_keyword(const char *word)
+{
+    for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
+        if (strcmp(keywords[i].word, word) == 0)
+            return 1;
+    return 0;
+}
+
 int weir__tok_is_keyword(weir__tok_t kind)
 {
     return kind >= WEIR__T_ALL && kind <= WEIR__T_XOR;

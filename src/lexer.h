@@ -184,5 +184,7 @@ const char *weir__tok_name(weir__tok_t kind);
 
 /* 1 for keywords. */
 int weir__tok_is_keyword(weir__tok_t kind);
+/* 1 when word (NUL-terminated) is a keyword, integer functions (uint8...) included. */
+int weir__is_keyword(const char *word);
 
 #endif /* WEIR_LEXER_H */

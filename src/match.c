@@ -121,6 +121,149 @@ static void add_match(weir__scan_t *c, uint32_t s, uint64_t p, uint32_t len)
     weir__mark_dirty(c, c->sc->rules->strings[s].rule);
 }
 
+/* ---- chained strings ------------------------------------------------------------ */
+
+void weir__chains_free(const weir_rules_t *r, weir__stream_t *st)
+{
+    if (!st->chains)
+        return;
+    for (uint32_t i = 0; i < r->ngaps; i++)
+        weir__free(&st->mem, st->chains[i].v, st->chains[i].cap * sizeof *st->chains[i].v);
+    weir__free(&st->mem, st->chains, r->ngaps * sizeof *st->chains);
+    st->chains = NULL;
+}
+
+int weir__chains_copy(const weir_rules_t *r, weir__stream_t *dst, const weir__stream_t *src)
+{
+    if (!src->chains)
+        return 0;
+    if (!(dst->chains = weir__calloc(&dst->mem, r->ngaps, sizeof *dst->chains)))
+        return -1;
+    for (uint32_t i = 0; i < r->ngaps; i++) {
+        const struct weir__chainl *l = &src->chains[i];
+        if (!l->n)
+            continue;
+        if (!(dst->chains[i].v = weir__malloc(&dst->mem, l->n * sizeof *l->v)))
+            return -1;
+        memcpy(dst->chains[i].v, l->v, l->n * sizeof *l->v);
+        dst->chains[i].n = dst->chains[i].cap = l->n;
+    }
+    return 0;
+}
+
+static int gap_ok(const weir__gap_t *g, const struct weir__cmatch *m, uint64_t p)
+{
+    uint64_t end = m->off + m->len;
+    return end + g->min <= p && (g->max == WEIR__RE_UNBOUNDED || end + g->max >= p);
+}
+
+/* Adds (p, len) to a piece's unconfirmed list, in offset order, once per offset. */
+static void chain_add(weir__scan_t *c, struct weir__chainl *l, uint64_t p, uint32_t len)
+{
+    weir__stream_t *st = c->st;
+    uint32_t i = l->n;
+    while (i > 0 && l->v[i - 1].off > p)
+        i--;
+    if (i > 0 && l->v[i - 1].off == p)
+        return;
+    if (l->n >= WEIR_MAX_STRING_MATCHES) {
+        st->too_many = 1;
+        return;
+    }
+    size_t cap = l->cap;
+    if (WEIR__GROW(&st->mem, l->v, cap, (size_t)l->n + 1) != 0) {
+        c->err = WEIR_ENOMEM;
+        return;
+    }
+    l->cap = (uint32_t)cap;
+    memmove(l->v + i + 1, l->v + i, (l->n - i) * sizeof *l->v);
+    l->v[i] = (struct weir__cmatch){p, len, 0};
+    l->n++;
+}
+
+/* YARA's chain_length update: match m of piece k links k's successors; its predecessors that
+   reach it link one more. */
+static void chain_link(weir__scan_t *c, const weir__string_t *s, uint32_t k, struct weir__cmatch *m,
+                       uint32_t links)
+{
+    if (m->links == links)
+        return;
+    m->links = links;
+    if (k == 0)
+        return;
+    const weir__gap_t *g = &c->sc->rules->gaps[s->chain + k - 1];
+    struct weir__chainl *prev = &c->st->chains[s->chain + k - 1];
+    for (uint32_t i = 0; i < prev->n; i++)
+        if (gap_ok(g, &prev->v[i], m->off))
+            chain_link(c, s, k - 1, &prev->v[i], links + 1);
+}
+
+/*
+ * A match of piece k of chained string s at [p, p + len), as YARA's
+ * _yr_scan_verify_chained_string_match: a piece after the head counts only if a match of the
+ * piece before ends within the gap before it; the tail confirms every head match linked all the
+ * way to it, with the length up to the tail's end.
+ */
+static void chain_match(weir__scan_t *c, uint32_t si, uint32_t k, uint64_t p, uint32_t len)
+{
+    const weir_rules_t *r = c->sc->rules;
+    const weir__string_t *s = &r->strings[si];
+    weir__stream_t *st = c->st;
+    if (!st->chains && !(st->chains = weir__calloc(&st->mem, r->ngaps, sizeof *st->chains))) {
+        c->err = WEIR_ENOMEM;
+        return;
+    }
+    if (k == 0) {
+        chain_add(c, &st->chains[s->chain], p, len);
+        return;
+    }
+    int tail = k + 1 == s->npieces;
+    const weir__gap_t *g = &r->gaps[s->chain + k - 1];
+    struct weir__chainl *prev = &st->chains[s->chain + k - 1];
+    uint64_t lower = p;
+    if (!tail && st->chains[s->chain + k].n)
+        lower = st->chains[s->chain + k].v[0].off;
+    int found = 0;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < prev->n; i++) {
+        struct weir__cmatch m = prev->v[i];
+        if (g->max != WEIR__RE_UNBOUNDED && !found && m.off + m.len + g->max < lower)
+            continue; /* can no longer link: dropped, as YARA does */
+        if (!found && gap_ok(g, &m, p))
+            found = 1;
+        prev->v[kept++] = m;
+    }
+    prev->n = kept;
+    if (!found)
+        return;
+    if (!tail) {
+        chain_add(c, &st->chains[s->chain + k], p, len);
+        return;
+    }
+    for (uint32_t i = 0; i < prev->n; i++)
+        if (gap_ok(g, &prev->v[i], p))
+            chain_link(c, s, k - 1, &prev->v[i], 1);
+    struct weir__chainl *head = &st->chains[s->chain];
+    kept = 0;
+    for (uint32_t i = 0; i < head->n; i++) {
+        struct weir__cmatch m = head->v[i];
+        if (m.links == s->npieces - 1)
+            add_match(c, si, m.off, (uint32_t)(p + len - m.off));
+        else
+            head->v[kept++] = m;
+    }
+    head->n = kept;
+}
+
+/* A match of a variant: a chained string's piece goes through its chain. */
+static void found(weir__scan_t *c, const weir__variant_t *v, uint64_t p, uint32_t len)
+{
+    if (c->sc->rules->strings[v->string].npieces)
+        chain_match(c, v->string, v->piece, p, len);
+    else
+        add_match(c, v->string, p, len);
+}
+
 /*
  * YARA's fullword test on [p, e) with the bytes b = [lo, hi) of the stream
  * (hi: the end of the stream when the test needs bytes after e): no
@@ -261,8 +404,10 @@ static int on_start(size_t p, void *user)
     uint64_t abs = b->base + p;
     const weir__variant_t *v = &b->c->sc->rules->variants[b->variant];
     const weir__mlist_t *l = &b->c->st->lists[v->string];
-    /* Already decided: nothing to do (matches are few per line; scan from the end). */
-    for (uint32_t i = l->n; i > 0 && l->v[i - 1].off >= abs; i--)
+    /* Already decided: nothing to do (matches are few per line; scan from the end).  A chained
+       string's list holds whole matches, not its pieces': those are decided each time. */
+    for (uint32_t i = b->c->sc->rules->strings[v->string].npieces ? 0 : l->n;
+         i > 0 && l->v[i - 1].off >= abs; i--)
         if (l->v[i - 1].off == abs)
             return 0;
     return push_pend(b->c, WEIR__P_START, b->variant, abs) != 0;
@@ -291,7 +436,7 @@ static void process_report(weir__scan_t *c, uint32_t vi, uint64_t e)
         int wide = len != v->len ? !v->wide : v->wide;
         if ((s->mods & WEIR__MOD_FULLWORD) && !fullword_ok(c, p, p + len, wide))
             return;
-        add_match(c, v->string, p, len);
+        found(c, v, p, len);
         return;
     }
     uint64_t lo = e > (uint64_t)v->limit + 2 ? e - v->limit - 2 : 0;
@@ -318,6 +463,26 @@ static int report_waiting(const weir__scan_t *c, uint32_t s, size_t n)
     return 0;
 }
 
+/* 1 when a match of chained-string variant vi at pos must wait: an earlier piece of its string
+   has something undecided before pos (pending entry `self` excepted), and a piece links only to
+   the matches of the piece before it that are already known. */
+static int chain_waiting(const weir__scan_t *c, uint32_t vi, uint64_t pos, size_t self)
+{
+    const weir_rules_t *r = c->sc->rules;
+    const weir__variant_t *v = &r->variants[vi];
+    if (!r->strings[v->string].npieces || v->piece == 0)
+        return 0;
+    const weir__stream_t *st = c->st;
+    for (size_t i = 0; i < st->npend; i++) {
+        const weir__pend_t *pd = &st->pend[i];
+        const weir__variant_t *w = &r->variants[pd->variant];
+        if (i != self && pd->type != UINT32_MAX && w->string == v->string && w->piece < v->piece &&
+            pd->pos < pos)
+            return 1;
+    }
+    return 0;
+}
+
 int weir__on_report(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                     void *ctx)
 {
@@ -327,7 +492,8 @@ int weir__on_report(unsigned id, unsigned long long from, unsigned long long to,
     const weir__variant_t *v = &c->sc->rules->variants[id];
     /* In end order, always: behind a waiting report of the same string, wait too (an ascii
        form waiting for its next byte comes before the wide form ending after it). */
-    if ((c->at_end || to + v->lookahead <= c->wend) && !report_waiting(c, v->string, SIZE_MAX))
+    if ((c->at_end || to + v->lookahead <= c->wend) && !report_waiting(c, v->string, SIZE_MAX) &&
+        !chain_waiting(c, id, to, SIZE_MAX))
         process_report(c, id, to);
     else
         push_pend(c, WEIR__P_REPORT, id, to);
@@ -392,8 +558,45 @@ static int settle_start(weir__scan_t *c, weir__pend_t *pd)
     }
     if (rc != WEIR__RE_MATCH || len == 0)
         return 1; /* YARA never reports an empty match */
-    add_match(c, v->string, p, len);
+    found(c, v, p, len);
     return 1;
+}
+
+/* One pass over the pending reports then starts; returns how many were done. */
+static size_t settle_pass(weir__scan_t *c)
+{
+    weir__stream_t *st = c->st;
+    size_t before = st->npend;
+    /* Reports first: they may add starts.  Indices, since the array may grow. */
+    for (size_t i = 0; i < st->npend && c->err == WEIR_OK; i++) {
+        weir__pend_t pd = st->pend[i];
+        const weir__variant_t *v = &c->sc->rules->variants[pd.variant];
+        if (pd.type != WEIR__P_REPORT || !(c->at_end || pd.pos + v->lookahead <= c->wend) ||
+            report_waiting(c, v->string, i) || chain_waiting(c, pd.variant, pd.pos, i))
+            continue;
+        st->pend[i].type = UINT32_MAX; /* done */
+        process_report(c, pd.variant, pd.pos);
+    }
+    /* Then the starts; add_match keeps each list in offset order.  A chained string's piece
+       waits for the pieces before it (chain_waiting).  Decided entries are marked first and
+       dropped after, so that chain_waiting sees the array whole. */
+    size_t added = st->npend - before;
+    for (size_t i = 0; i < st->npend; i++) {
+        weir__pend_t pd = st->pend[i];
+        if (pd.type != WEIR__P_START || c->err != WEIR_OK ||
+            chain_waiting(c, pd.variant, pd.pos, i))
+            continue;
+        if (settle_start(c, &pd))
+            st->pend[i].type = UINT32_MAX;
+        else
+            st->pend[i] = pd; /* keeps what settle_start learnt (tried) */
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < st->npend; i++)
+        if (st->pend[i].type != UINT32_MAX)
+            st->pend[kept++] = st->pend[i];
+    st->npend = kept;
+    return before + added - kept;
 }
 
 void weir__settle(weir__scan_t *c)
@@ -405,25 +608,8 @@ void weir__settle(weir__scan_t *c)
     if (!c->sc->memo)
         c->sc->memo = weir__re_memo_new();
     weir__re_memo_clear(c->sc->memo);
-    /* Reports first: they may add starts.  Indices, since the array may grow. */
-    for (size_t i = 0; i < st->npend && c->err == WEIR_OK; i++) {
-        weir__pend_t pd = st->pend[i];
-        const weir__variant_t *v = &c->sc->rules->variants[pd.variant];
-        if (pd.type != WEIR__P_REPORT || !(c->at_end || pd.pos + v->lookahead <= c->wend) ||
-            report_waiting(c, v->string, i))
-            continue;
-        st->pend[i].type = UINT32_MAX; /* done */
-        process_report(c, pd.variant, pd.pos);
-    }
-    /* Then the starts; add_match keeps each list in offset order. */
-    size_t kept = 0;
-    for (size_t i = 0; i < st->npend; i++) {
-        weir__pend_t pd = st->pend[i];
-        if (pd.type == UINT32_MAX)
-            continue;
-        if (pd.type == WEIR__P_START && c->err == WEIR_OK && settle_start(c, &pd))
-            continue;
-        st->pend[kept++] = pd;
-    }
-    st->npend = kept;
+    /* With chained strings, until nothing more can be decided: deciding a piece's start can
+       free the later pieces waiting behind it (chain_waiting). */
+    while (settle_pass(c) > 0 && st->npend && c->err == WEIR_OK && c->sc->rules->ngaps)
+        ;
 }

@@ -533,8 +533,11 @@ static int parse_rule_body(parser_t *p)
         p->lx.oom = 1;
         return -1;
     }
-    if (name_find(p, p->r.name, strlen(p->r.name)))
+    if (name_find(p, p->r.name, strlen(p->r.name)) ||
+        var_find(p, p->r.name, strlen(p->r.name)) >= 0)
         error_at(p, p->r.loc, "duplicated identifier \"%s\"", p->r.name);
+    else
+        weir__p_check_wild(p, p->r.name, p->r.loc);
     next(p);
     if (accept(p, WEIR__T_COLON)) {
         if (p->tok.kind != WEIR__T_IDENT) {
@@ -579,6 +582,32 @@ static int parse_rule_body(parser_t *p)
     return 0;
 }
 
+/* YARA's modules, each with why a stream cannot offer it. */
+static const struct {
+    const char *name, *why;
+} modules[] = {
+    {"pe", "it parses a whole Windows executable (headers, sections, imports, resources), and "
+           "a stream is scanned piece by piece without keeping its bytes"},
+    {"elf", "it parses a whole ELF executable (headers, sections, segments, symbols), and a "
+            "stream is scanned piece by piece without keeping its bytes"},
+    {"macho", "it parses a whole Mach-O executable (headers, segments, load commands), and a "
+              "stream is scanned piece by piece without keeping its bytes"},
+    {"dotnet", "it parses the .NET metadata of a whole PE file, and a stream is scanned piece "
+               "by piece without keeping its bytes"},
+    {"hash", "it hashes byte ranges of the whole data (hash.md5(0, filesize)), and a stream "
+             "keeps none of its bytes once scanned (only a head for integer reads)"},
+    {"math", "it computes statistics (entropy, mean, deviation) over byte ranges of the whole "
+             "data, and a stream keeps none of its bytes once scanned"},
+    {"magic", "it asks libmagic for the type of the whole file, and a stream is never whole "
+              "before it ends nor kept after"},
+    {"cuckoo", "it reads the Cuckoo sandbox report of an analysed file, and a stream has no "
+               "such report"},
+    {"time", "its time.now() would make a result depend on when a line is evaluated, and weir's "
+             "results depend only on a stream's bytes"},
+    {"console", "it prints from conditions as YARA evaluates them once per file, and weir "
+                "evaluates a stream's conditions at every line end"},
+};
+
 static void parse_import(parser_t *p)
 {
     weir__loc_t loc = p->tok.loc;
@@ -590,9 +619,15 @@ static void parse_import(parser_t *p)
     }
     char name[48];
     weir__lex_quote(&p->lx, p->tok.start + 1, p->tok.end - 1, name, 40);
-    error_at(p, loc,
-             "import of module \"%s\" is not supported: weir streams have no file-format modules",
-             name);
+    const char *why = NULL;
+    for (size_t i = 0; i < sizeof modules / sizeof modules[0] && !why; i++)
+        if (p->lx.buf_len == strlen(modules[i].name) &&
+            memcmp(p->lx.buf, modules[i].name, p->lx.buf_len) == 0)
+            why = modules[i].why;
+    if (why)
+        error_at(p, loc, "import of module \"%s\" is not supported: %s", name, why);
+    else
+        error_at(p, loc, "unknown module \"%s\"", name);
     next(p);
 }
 
@@ -754,6 +789,9 @@ int weir__parse(weir__ast_t *ast, const char *name, const char *text, size_t len
     for (size_t i = 0; i < p.names_cap; i++)
         weir__free(NULL, p.names[i].name, 0);
     weir__free(NULL, p.names, 0);
+    for (size_t i = 0; i < p.nwild; i++)
+        weir__free(NULL, p.wild[i], 0);
+    weir__free(NULL, p.wild, 0);
     weir__lex_free(&p.lx);
     return p.lx.oom ? -1 : p.lx.errors;
 }

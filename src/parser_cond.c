@@ -5,6 +5,7 @@
 #include "diag.h"
 #include "mem.h"
 #include "parser_int.h"
+#include "re.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -45,14 +46,14 @@ static int is_primary(const weir__expr_t *e)
     const unsigned long long primary =
         B(INT) | B(TEXT) | B(FILESIZE) | B(RULE) | B(VAR) | B(READ) | B(STR_COUNT) |
         B(STR_COUNT_IN) | B(STR_OFFSET) | B(STR_LENGTH) | B(NEG) | B(BITNOT) | B(ADD) | B(SUB) |
-        B(MUL) | B(DIV) | B(MOD) | B(SHL) | B(SHR) | B(BAND) | B(BOR) | B(BXOR);
+        B(MUL) | B(DIV) | B(MOD) | B(SHL) | B(SHR) | B(BAND) | B(BOR) | B(BXOR) | B(EXT);
 #undef B
     return (primary >> e->op) & 1;
 }
 
 static int type_of(const weir__expr_t *e)
 {
-    if (e->op == WEIR__E_TEXT)
+    if (e->op == WEIR__E_TEXT || (e->op == WEIR__E_EXT && e->str == 1))
         return TY_TEXT;
     if (e->op == WEIR__E_RULE && e->ival < 0)
         return TY_ANY;
@@ -152,6 +153,86 @@ NOINLINE static int32_t resolve_string(parser_t *p)
 }
 
 /* `them` or ( $a, $b*, ... ): sets e->strs/nstrs, sorted without repeats. */
+void weir__p_check_wild(parser_t *p, const char *name, weir__loc_t loc)
+{
+    for (size_t i = 0; i < p->nwild; i++) {
+        if (strncmp(name, p->wild[i], strlen(p->wild[i])) == 0) {
+            error_at(p, loc, "rule identifier \"%s\" matches previously used wildcard rule set",
+                     name);
+            return;
+        }
+    }
+}
+
+/* Appends member m to e's rule set; -1 out of memory. */
+static int add_member(parser_t *p, weir__expr_t *e, size_t *cap, uint32_t m)
+{
+    if (grow(p, (void **)&e->strs, cap, e->nstrs + 1, sizeof *e->strs) != 0)
+        return -1;
+    e->strs[e->nstrs++] = m;
+    return 0;
+}
+
+/* A rule set "(rule, prefix*, ...)" after `of`, from its first identifier: rules of the
+   namespace declared before, and the rule itself (never true while it is evaluated). */
+NOINLINE static int parse_rule_set(parser_t *p, weir__expr_t *e)
+{
+    size_t cap = 0;
+    e->op = WEIR__E_OF_RULES;
+    for (;;) {
+        if (p->tok.kind != WEIR__T_IDENT) {
+            unexpected(p, "rule identifier");
+            return -1;
+        }
+        const char *s = p->lx.text + p->tok.start;
+        size_t n = p->tok.end - p->tok.start;
+        weir__loc_t loc = p->tok.loc;
+        next(p);
+        int wild = accept(p, WEIR__T_STAR);
+        int found = 0;
+        const char *self = p->r.name ? p->r.name : "";
+        if (wild ? strncmp(self, s, n) == 0 : strlen(self) == n && memcmp(self, s, n) == 0) {
+            found = 1;
+            if (add_member(p, e, &cap, WEIR__SELF_RULE) != 0)
+                return -1;
+        }
+        if (!wild) {
+            name_slot_t *slot = name_find(p, s, n);
+            if (slot && slot->idx >= 0 && add_member(p, e, &cap, (uint32_t)slot->idx) != 0)
+                return -1;
+            if (slot && slot->idx < 0)
+                p->failed = 1; /* a rule with errors of its own */
+            found |= slot != NULL;
+        } else {
+            for (size_t i = 0; i < p->ast->nrules; i++) {
+                const weir__ast_rule_t *ar = &p->ast->rules[i];
+                if (strcmp(ar->ns, p->ns) != 0 || strncmp(ar->name, s, n) != 0)
+                    continue;
+                found = 1;
+                if (add_member(p, e, &cap, (uint32_t)i) != 0)
+                    return -1;
+            }
+            for (size_t i = 0; i < p->names_cap && !found; i++)
+                if (p->names[i].name && p->names[i].idx < 0 && strncmp(p->names[i].name, s, n) == 0)
+                    found = 1, p->failed = 1;
+            char *prefix = weir__strndup(s, n);
+            if (!prefix ||
+                grow(p, (void **)&p->wild, &p->wild_cap, p->nwild + 1, sizeof *p->wild) != 0) {
+                weir__free(NULL, prefix, 0);
+                p->lx.oom = 1;
+                return -1;
+            }
+            p->wild[p->nwild++] = prefix;
+        }
+        if (!found)
+            error_at(p, loc, "undefined identifier \"%.*s%s\"", (int)n, s, wild ? "*" : "");
+        if (accept(p, WEIR__T_RPAREN))
+            return 0;
+        if (expect(p, WEIR__T_COMMA, "\",\" or \")\"") != 0)
+            return -1;
+    }
+}
+
 NOINLINE static int parse_set(parser_t *p, weir__expr_t *e)
 {
     size_t ns = p->r.nstrings;
@@ -167,6 +248,10 @@ NOINLINE static int parse_set(parser_t *p, weir__expr_t *e)
         next(p);
     } else if (p->tok.kind == WEIR__T_LPAREN) {
         next(p);
+        if (p->tok.kind == WEIR__T_IDENT && e->op == WEIR__E_OF) {
+            weir__free(NULL, in, ns);
+            return parse_rule_set(p, e);
+        }
         for (;;) {
             weir__tok_t k = p->tok.kind;
             if (k != WEIR__T_STRING_ID && k != WEIR__T_STRING_WILD) {
@@ -404,7 +489,7 @@ fail:
     return NULL;
 }
 
-/* An identifier: a loop variable, or an earlier rule of the namespace. */
+/* An identifier: a loop variable, an external variable, or an earlier rule of the namespace. */
 NOINLINE static weir__expr_t *parse_identifier(parser_t *p)
 {
     const char *s = p->lx.text + p->tok.start;
@@ -419,6 +504,16 @@ NOINLINE static weir__expr_t *parse_identifier(parser_t *p)
             next(p);
             return e;
         }
+    }
+    long var = var_find(p, s, n);
+    if (var >= 0) {
+        weir__expr_t *e = mk(p, WEIR__E_EXT, loc);
+        if (e) {
+            e->ival = var;
+            e->str = p->ast->vars[var].kind == WEIR__VAR_STRING;
+        }
+        next(p);
+        return e;
     }
     name_slot_t *slot = name_find(p, s, n);
     next(p);
@@ -702,6 +797,104 @@ fail:
     return NULL;
 }
 
+/* The string operators: contains, icontains, ..., matches. */
+static int string_operator(weir__tok_t k, weir__op_t *op)
+{
+    static const struct {
+        weir__tok_t tok;
+        weir__op_t op;
+    } ops[] = {
+        {WEIR__T_CONTAINS, WEIR__E_CONTAINS},     {WEIR__T_ICONTAINS, WEIR__E_ICONTAINS},
+        {WEIR__T_STARTSWITH, WEIR__E_STARTSWITH}, {WEIR__T_ISTARTSWITH, WEIR__E_ISTARTSWITH},
+        {WEIR__T_ENDSWITH, WEIR__E_ENDSWITH},     {WEIR__T_IENDSWITH, WEIR__E_IENDSWITH},
+        {WEIR__T_IEQUALS, WEIR__E_IEQUALS},       {WEIR__T_MATCHES, WEIR__E_MATCHES},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (ops[i].tok == k) {
+            *op = ops[i].op;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The regular expression after `matches`, checked now so that its errors have a place. */
+static weir__expr_t *parse_cond_regex(parser_t *p)
+{
+    if (p->tok.kind != WEIR__T_SLASH) {
+        unexpected(p, "regular expression");
+        return NULL;
+    }
+    weir__lex_regex(&p->lx, &p->tok);
+    if (p->tok.kind == WEIR__T_ERROR) {
+        p->failed = 1;
+        return NULL;
+    }
+    const uint8_t *v = (const uint8_t *)p->lx.text + p->tok.vstart;
+    size_t vlen = p->tok.vlen;
+    char err[256];
+    size_t err_off = 0;
+    weir__re_t *re = NULL;
+    if (weir__re_parse_regex(v, vlen, p->tok.re_flags | WEIR__RE_CONDITION, &re, err, sizeof err,
+                             &err_off) != 0) {
+        weir__loc_t at = p->tok.value_loc;
+        at.column += (uint32_t)err_off;
+        error_at(p, at, "%s", err);
+        next(p);
+        return NULL;
+    }
+    weir__re_free(re);
+    weir__expr_t *e = mk(p, WEIR__E_REGEX, p->tok.loc);
+    if (e) {
+        e->ival = p->tok.re_flags;
+        e->text_len = vlen;
+        if (!(e->text = weir__memdup(v, vlen + 1))) {
+            p->lx.oom = 1;
+            weir__expr_free(e);
+            e = NULL;
+        } else {
+            e->text[vlen] = 0;
+        }
+    }
+    next(p);
+    return e;
+}
+
+/* lhs OP rhs for a string operator: both strings, rhs a regular expression for `matches`. */
+static weir__expr_t *parse_string_op(parser_t *p, weir__expr_t *lhs, weir__op_t op)
+{
+    const char *name = weir__tok_name(p->tok.kind);
+    weir__loc_t loc = p->tok.loc;
+    if (!is_primary(lhs))
+        error_at(p, lhs->loc, "syntax error, a boolean expression cannot be an operand of \"%s\"",
+                 name);
+    else if (type_of(lhs) != TY_TEXT && type_of(lhs) != TY_ANY)
+        error_at(p, lhs->loc, "wrong type \"%s\" for %s operator", type_name(type_of(lhs)), name);
+    next(p);
+    weir__expr_t *rhs;
+    if (op == WEIR__E_MATCHES) {
+        rhs = parse_cond_regex(p);
+    } else {
+        if (enter(p) != 0) {
+            weir__expr_free(lhs);
+            return NULL;
+        }
+        rhs = parse_bin(p, 1);
+        p->nest--;
+        if (rhs && !is_primary(rhs))
+            error_at(p, rhs->loc,
+                     "syntax error, a boolean expression cannot be an operand of \"%s\"", name);
+        else if (rhs && type_of(rhs) != TY_TEXT && type_of(rhs) != TY_ANY)
+            error_at(p, rhs->loc, "wrong type \"%s\" for %s operator", type_name(type_of(rhs)),
+                     name);
+    }
+    if (!rhs) {
+        weir__expr_free(lhs);
+        return NULL;
+    }
+    return mk2(p, op, loc, lhs, rhs);
+}
+
 /* A comparison, `N of SET`, or a primary expression. */
 static weir__expr_t *parse_cmp(parser_t *p)
 {
@@ -754,16 +947,8 @@ static weir__expr_t *parse_cmp(parser_t *p)
         }
         return mk2(p, op, loc, lhs, rhs);
     }
-    if (k == WEIR__T_CONTAINS || k == WEIR__T_ICONTAINS || k == WEIR__T_STARTSWITH ||
-        k == WEIR__T_ISTARTSWITH || k == WEIR__T_ENDSWITH || k == WEIR__T_IENDSWITH ||
-        k == WEIR__T_IEQUALS || k == WEIR__T_MATCHES) {
-        error_at(p, loc,
-                 "operator \"%s\" is not supported: weir conditions have no string values to "
-                 "search (no modules)",
-                 weir__tok_name(k));
-        weir__expr_free(lhs);
-        return NULL;
-    }
+    if (string_operator(k, &op) == 0)
+        return parse_string_op(p, lhs, op);
     return lhs;
 }
 

@@ -10,6 +10,7 @@
 #include "parser.h"
 
 #include <stddef.h>
+#include <string.h>
 
 /* For the helpers of the recursive functions: their locals stay off the recursion's stack. */
 #define NOINLINE __attribute__((noinline))
@@ -52,6 +53,10 @@ typedef struct parser {
         unsigned long long dev, ino;
     } inc[16];
     int inc_depth;
+    /* prefixes of the wildcard rule sets used so far (`any of (a*)`): a later rule whose name
+       matches one is an error, as in YARA */
+    char **wild;
+    size_t nwild, wild_cap;
 } parser_t;
 
 /* TY_ANY: the stand-in for an undefined identifier, so that one error does not cascade. */
@@ -81,7 +86,18 @@ int expect(parser_t *p, weir__tok_t kind, const char *expecting);
 int grow(parser_t *p, void **arr, size_t *cap, size_t need, size_t elem);
 name_slot_t *name_find(const parser_t *p, const char *s, size_t n);
 
+/* The index of external variable name[0..n) in p->ast->vars, or -1. */
+static inline long var_find(const parser_t *p, const char *name, size_t n)
+{
+    for (size_t i = 0; i < p->ast->nvars; i++)
+        if (strlen(p->ast->vars[i].name) == n && memcmp(p->ast->vars[i].name, name, n) == 0)
+            return (long)i;
+    return -1;
+}
+
 /* parser_cond.c */
+/* The error for a rule named after a wildcard rule set used before it, if any. */
+void weir__p_check_wild(parser_t *p, const char *name, weir__loc_t loc);
 /* The index of string $name of the rule being parsed, or -1. */
 long find_string(const parser_t *p, const char *name, size_t n);
 /* A condition: or-expression (the grammar's top). */

@@ -540,7 +540,7 @@ static rnode_t *parse_repeat(parser_t *p)
         p->greedy_seen = 1;
     else
         p->lazy_seen = 1;
-    if (p->greedy_seen && p->lazy_seen) {
+    if (p->greedy_seen && p->lazy_seen && !(p->flags & WEIR__RE_CONDITION)) {
         weir__rn_free(n);
         return fail(p, qat,
                     "greedy and ungreedy quantifiers can't be mixed in a regular expression");
@@ -657,7 +657,8 @@ int weir__re_parse_regex(const uint8_t *src, size_t len, uint32_t flags, weir__r
        concatenation (not first, not last) and chains the pieces; the gap then matches any byte,
        \n included.  We keep one regex with that gap made "any byte" and lazy.  Only .{n,m}?
        (RANGE_ANY) chains: .*? and .+? keep excluding \n. */
-    for (uint32_t i = 1; root->type == RN_CAT && i + 1 < root->nkids; i++) {
+    for (uint32_t i = 1;
+         root->type == RN_CAT && i + 1 < root->nkids && !(flags & WEIR__RE_CONDITION); i++) {
         rnode_t *k = root->kids[i];
         if (k->type == RN_REP && !k->greedy && k->yform == YF_ANYRANGE &&
             (k->min > WEIR__RE_CHAINING_THRESHOLD || k->max > WEIR__RE_CHAINING_THRESHOLD)) {
@@ -970,6 +971,64 @@ static rnode_t *rn_copy(const rnode_t *n, int widen)
     return c;
 }
 
+/* 1 when a repeat of n's subtree has a bound Vectorscan's pattern loosens (HS_MAX_BOUND). */
+static int loose_repeat(const rnode_t *n)
+{
+    if (n->type == RN_REP && ((n->min > 255u) || (n->max != WEIR__RE_UNBOUNDED && n->max > 255u)))
+        return 1;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (loose_repeat(n->kids[i]))
+            return 1;
+    return 0;
+}
+
+int weir__re_hs_exact(const weir__re_t *re)
+{
+    return !re->needs_ctx && !loose_repeat(re->root);
+}
+
+/* 1 for a top-level jump where YARA splits a string into a chain. */
+static int chain_point(const rnode_t *k)
+{
+    return k->jump == 1 &&
+           (k->min > WEIR__RE_CHAINING_THRESHOLD || k->max > WEIR__RE_CHAINING_THRESHOLD);
+}
+
+int weir__re_split(const weir__re_t *re, weir__re_t **pieces, uint32_t *gap_min, uint32_t *gap_max,
+                   uint32_t cap, uint32_t *n)
+{
+    const rnode_t *r = re->root;
+    *n = 0;
+    if (!re->chaining || r->type != RN_CAT)
+        return -1;
+    uint32_t from = 0;
+    for (uint32_t i = 0; i <= r->nkids; i++) {
+        if (i < r->nkids && !chain_point(r->kids[i]))
+            continue;
+        if (*n >= cap)
+            goto fail;
+        rnode_t *cat = weir__rn_new(RN_CAT);
+        for (uint32_t k = from; cat && k < i; k++)
+            if (weir__rn_add(cat, rn_copy(r->kids[k], 0)) < 0) {
+                weir__rn_free(cat);
+                cat = NULL;
+            }
+        if (!cat || !(pieces[*n] = re_new(cat, re->is_hex)))
+            goto fail;
+        if (i < r->nkids) {
+            gap_min[*n] = r->kids[i]->min;
+            gap_max[*n] = r->kids[i]->max;
+        }
+        (*n)++;
+        from = i + 1;
+    }
+    return 0;
+fail:
+    while (*n > 0)
+        weir__re_free(pieces[--*n]);
+    return -1;
+}
+
 weir__re_t *weir__re_widen(const weir__re_t *re)
 {
     if (!re)
@@ -1120,6 +1179,17 @@ int weir__re_finish(weir__re_t *re)
                 re->chaining = 1;
     }
     literal_of(re);
+    /* YARA's fast hex strings: bytes, masked bytes, ?? and jumps, no alternatives. */
+    re->fast = re->is_hex;
+    {
+        const rnode_t *r = re->root;
+        uint32_t n = r->type == RN_CAT ? r->nkids : 1;
+        for (uint32_t i = 0; i < n && re->fast; i++) {
+            const rnode_t *k = r->type == RN_CAT ? r->kids[i] : r;
+            re->fast = k->type == RN_SET || (k->type == RN_REP && k->jump == 1 && k->nkids == 1 &&
+                                             k->kids[0]->type == RN_SET);
+        }
+    }
     if (weir__rprog_compile(&re->fwd, re->root, 0) < 0 ||
         weir__rprog_compile(&re->bwd, re->root, 1) < 0 || weir__re_atoms(re) < 0)
         return -1;

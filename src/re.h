@@ -17,10 +17,9 @@
  * code becomes mandatory (/b?[ab]{2}/ finds "bab", never "ab"), and each part may span
  * WEIR__RE_SCAN_LIMIT bytes (a match up to twice that).
  *
- * Known gaps: (1) hex strings with a jump over 200 or unbounded ([n-], [-]) and regexes with a
- * lazy .{n,m}? over 200: YARA splits them into chained strings, matched piece by piece (the
- * length comes from the first tail match found in atom order); weir matches them as one regex
- * with a lazy gap, so a length (rarely the presence of a match) may differ.  (2) Among atoms
+ * Strings YARA chains (a jump or lazy .{n,m}? over 200) are split by the compiler and each piece
+ * is a regex of its own (weir__re_split).  Known gaps: (1) see docs/semantics.md, "Known
+ * differences" (hex strings with a ?? next to a jump; wide ascii with \b).  (2) Among atoms
  * with the same bytes ending at the same offset, YARA's order also depends on the case
  * variants generated for nocase strings; weir uses the order of plain strings.  (3) YARA's
  * fiber limit (1024) aborts a scan with an error; weir matches on.  (4) Atom quality follows
@@ -46,11 +45,14 @@ typedef struct weir__re weir__re_t;
 
 /*
  * Parse a YARA regex (the text between the slashes, verbatim; flags WEIR__RE_NOCASE |
- * WEIR__RE_DOTALL from ast.h) or a hex string (text between the braces, verbatim; may contain
- * newlines and comments).  Returns 0 and *out, or -1 with a YARA-style message in err[errlen]
- * and the byte offset of the problem within src in *err_off (*out is then NULL).
- * Hex strings also accept YARA 4.3's "~" negation (~4D, ~4?, ~?D), which YARA 4.2 rejects.
+ * WEIR__RE_DOTALL from ast.h, and WEIR__RE_CONDITION for the regex of a `matches`, where YARA
+ * allows greedy and lazy quantifiers together and never chains) or a hex string (text between the
+ * braces, verbatim; may contain newlines and comments).  Returns 0 and *out, or -1 with a
+ * YARA-style message in err[errlen] and the byte offset of the problem within src in *err_off (*out
+ * is then NULL). Hex strings also accept YARA 4.3's "~" negation (~4D, ~4?, ~?D), which YARA 4.2
+ * rejects.
  */
+#define WEIR__RE_CONDITION 0x100u
 int weir__re_parse_regex(const uint8_t *src, size_t len, uint32_t flags, weir__re_t **out,
                          char *err, size_t errlen, size_t *err_off);
 int weir__re_parse_hex(const uint8_t *src, size_t len, weir__re_t **out, char *err, size_t errlen,
@@ -85,11 +87,22 @@ uint32_t weir__re_literal_atom(const uint8_t *s, size_t n);
 /* 1 if re was a hex string (hex jumps are lazy; no "greedy regexp" replacement in YARA). */
 int weir__re_is_hex(const weir__re_t *re);
 /*
- * 1 if YARA would split this hex string into chained pieces (a top-level jump whose bounds
- * exceed WEIR__RE_CHAINING_THRESHOLD).  The matcher treats such a jump as one lazy gap, which
- * finds the same start offsets; YARA's reported length for chained strings may differ.
+ * 1 if YARA would split this string into chained pieces (a top-level jump, or a lazy .{n,m}?,
+ * whose bounds exceed WEIR__RE_CHAINING_THRESHOLD): the compiler then matches the pieces
+ * (weir__re_split) and the scanner links them (match.c).
  */
 int weir__re_has_chaining(const weir__re_t *re);
+/*
+ * YARA's chain: the pieces between the top-level jumps where it splits re (see
+ * weir__re_has_chaining), each a regex of its own, and the gap allowed between the end of piece
+ * i and the start of piece i + 1 in gap_min[i]..gap_max[i] (WEIR__RE_UNBOUNDED for no limit).
+ * At most cap pieces.  Returns 0 and *n >= 2, or -1 (no chain, too many pieces, out of memory).
+ */
+int weir__re_split(const weir__re_t *re, weir__re_t **pieces, uint32_t *gap_min, uint32_t *gap_max,
+                   uint32_t cap, uint32_t *n);
+/* 1 when weir__re_to_hs's pattern matches exactly what re matches (no loosened repeat, no
+   dropped assertion), so Vectorscan's report needs no check. */
+int weir__re_hs_exact(const weir__re_t *re);
 
 /*
  * Vectorscan pattern text (malloc'd, NUL-terminated) and the HS_FLAG_* it needs.  The pattern

@@ -119,6 +119,8 @@ struct weir__re {
     uint32_t maxb;  /* largest atoms[].maxb */
     uint32_t limit; /* longest match YARA can report */
     uint8_t greedy; /* STRING_FLAGS_GREEDY_REGEXP: a later match at an offset replaces it */
+    uint8_t fast;   /* STRING_FLAGS_FAST_REGEXP: a hex string without alternatives, whose
+                       forward code YARA runs with yr_re_fast_exec (re_vm.c, fast_run) */
     uint8_t wide;
 };
 

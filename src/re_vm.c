@@ -666,6 +666,115 @@ more:
     return WEIR__RE_MORE;
 }
 
+/* ---- yr_re_fast_exec --------------------------------------------------------- */
+
+/* The IR node n's index among the hex string's tokens (its root's kids), or 0. */
+static uint32_t token_index(const weir__re_t *re, const rnode_t *n)
+{
+    const rnode_t *r = re->root;
+    for (uint32_t i = 0; r->type == RN_CAT && i < r->nkids; i++)
+        if (r->kids[i] == n)
+            return i;
+    return 0;
+}
+
+typedef struct fast_item {
+    uint32_t tok;     /* next token; UINT32_MAX: repeats whose bytes are not here yet */
+    uint32_t matched; /* bytes matched so far */
+} fast_item_t;
+
+/*
+ * YARA's forward run of a fast hex string (yr_re_fast_exec) from token tok0 at buf[start]: depth
+ * first, a jump [min-max] tries min bytes first, then max, max - 1, ... (its stack pops the last
+ * pushed first), and the first path to reach the end gives the length.  Each path may read
+ * fewer than RE_SCAN_LIMIT bytes.  WEIR__RE_MORE when the answer depends on bytes not here.
+ */
+/* Room for one more item on a stack that starts in local storage; -1 out of memory. */
+static int push_item(fast_item_t **stack, fast_item_t *local, size_t *cap, size_t sp)
+{
+    if (sp < *cap)
+        return 0;
+    size_t ncap = *cap * 2;
+    fast_item_t *n = *stack == local ? malloc(ncap * sizeof *n) : realloc(*stack, ncap * sizeof *n);
+    if (!n)
+        return -1;
+    if (*stack == local)
+        memcpy(n, local, sp * sizeof *n);
+    *stack = n;
+    *cap = ncap;
+    return 0;
+}
+
+static int fast_run(const weir__re_t *re, uint32_t tok0, const uint8_t *buf, size_t len,
+                    size_t start, int at_end, uint32_t *match_len)
+{
+    const rnode_t *r = re->root;
+    uint32_t ntok = r->type == RN_CAT ? r->nkids : 1;
+    size_t avail = len - start;
+    size_t maxb = avail < WEIR__RE_SCAN_LIMIT ? avail : WEIR__RE_SCAN_LIMIT;
+    int hard = at_end || avail >= WEIR__RE_SCAN_LIMIT; /* maxb is YARA's limit */
+    fast_item_t local[64];
+    fast_item_t *stack = local;
+    size_t sp = 0, cap = sizeof local / sizeof local[0];
+    int result = WEIR__RE_NOMATCH;
+    stack[sp++] = (fast_item_t){tok0, 0};
+    while (sp > 0) {
+        fast_item_t it = stack[--sp];
+        if (it.tok == UINT32_MAX) {
+            result = WEIR__RE_MORE;
+            break;
+        }
+        uint32_t tok = it.tok, matched = it.matched;
+        for (;;) {
+            if (tok == ntok) {
+                *match_len = matched;
+                result = WEIR__RE_MATCH;
+                goto done;
+            }
+            if (matched >= maxb) {
+                if (!hard) {
+                    result = WEIR__RE_MORE;
+                    goto done;
+                }
+                break;
+            }
+            const rnode_t *k = r->type == RN_CAT ? r->kids[tok] : r;
+            if (k->type == RN_SET) {
+                uint8_t c = buf[start + matched];
+                if (!((k->set[c >> 3] >> (c & 7)) & 1))
+                    break;
+                matched++;
+                tok++;
+                continue;
+            }
+            /* A jump: the longer repeats wait on the stack, the next shortest on top; go on with
+               the shortest.  YARA takes only repeats with matched + i < its limit. */
+            uint64_t hi = k->max == WEIR__RE_UNBOUNDED ? UINT64_MAX : k->max;
+            uint64_t lim = hard ? maxb : avail;
+            uint64_t top = hi < lim - matched ? hi : lim - matched - 1; /* lim > matched here */
+            if (!hard && hi >= lim - matched) { /* beyond the bytes here: undecided */
+                if (push_item(&stack, local, &cap, sp) < 0)
+                    goto oom;
+                stack[sp++] = (fast_item_t){UINT32_MAX, 0};
+            }
+            for (uint64_t i = top; i > k->min; i--) {
+                if (push_item(&stack, local, &cap, sp) < 0)
+                    goto oom;
+                stack[sp++] = (fast_item_t){tok + 1, matched + (uint32_t)i};
+            }
+            matched += k->min;
+            tok++;
+        }
+    }
+done:
+    if (stack != local)
+        free(stack);
+    return result;
+oom:
+    result = WEIR__RE_MORE;
+    goto done;
+}
+
 /* ---- backward ------------------------------------------------------------ */
 
 /* yr_re_exec backwards and exhaustively from buf[end], program pg entered at ip0, reading at
@@ -924,7 +1033,8 @@ static int forward_from(weir__re_memo_t *m, const weir__re_t *re, uint32_t k, co
         *f = x->f;
         return x->fwd;
     }
-    int rc = fwd_run(re, re->atoms[k].fip, buf, len, i, base, at_end, f);
+    int rc = re->fast ? fast_run(re, token_index(re, re->atoms[k].node), buf, len, i, at_end, f)
+                      : fwd_run(re, re->atoms[k].fip, buf, len, i, base, at_end, f);
     if (x && rc != WEIR__RE_MORE) {
         x->fwd = rc;
         x->f = rc == WEIR__RE_MATCH ? *f : 0;
@@ -1014,7 +1124,8 @@ int weir__re_forward_if(const weir__re_t *re, const uint8_t *buf, size_t len, si
     if (!re || start > len)
         return WEIR__RE_NOMATCH;
     if (re->natoms == 0) { /* the zero-length atom: forward code only, from every offset */
-        int rc = fwd_run(re, re->zref, buf, len, start, base, at_end, match_len);
+        int rc = re->fast ? fast_run(re, 0, buf, len, start, at_end, match_len)
+                          : fwd_run(re, re->zref, buf, len, start, base, at_end, match_len);
         if (rc != WEIR__RE_MATCH || !accept || *match_len == 0)
             return rc;
         int ok = accept(*match_len, user);

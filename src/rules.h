@@ -28,10 +28,10 @@ typedef struct weir__variant {
     uint8_t kind;      /* weir__vkind_t */
     uint8_t wide;      /* the wide form */
     uint8_t lookahead; /* bytes after the match end needed to decide it */
-    uint8_t pad;
-    uint32_t len;   /* FIXED: match length */
-    uint32_t limit; /* VM: longest match */
-    weir__re_t *re; /* VM program (NULL for FIXED) */
+    uint8_t piece;     /* a chained string's piece (0: the head, or not chained) */
+    uint32_t len;      /* FIXED: match length */
+    uint32_t limit;    /* VM: longest match */
+    weir__re_t *re;    /* VM program (NULL for FIXED) */
 } weir__variant_t;
 
 /* A rule's string. */
@@ -52,7 +52,17 @@ typedef struct weir__string {
     uint8_t xor_lo, xor_hi; /* the xor key range (WEIR__MOD_XOR) */
     uint32_t atom_at;       /* text strings: where YARA's atom starts in the text */
     int64_t fixed;
+    /* YARA's chained strings (a hex jump or lazy .{n,m}? over 200 between pieces): npieces
+       (0 when not chained); the gap before piece k is gaps[chain + k - 1], and a stream keeps
+       the unconfirmed matches of piece k (k < npieces - 1) in its chain list chain + k. */
+    uint32_t npieces;
+    uint32_t chain;
 } weir__string_t;
+
+/* The gap allowed between the end of a piece's match and the start of the next piece's. */
+typedef struct weir__gap {
+    uint32_t min, max; /* max: WEIR__RE_UNBOUNDED for none */
+} weir__gap_t;
 
 /* A rule. */
 typedef struct weir__rule {
@@ -77,7 +87,9 @@ struct weir_rules {
     weir__code_t code;
     hs_database_t *db; /* NULL when no rule has strings */
     uint32_t history;  /* bytes of history a stream keeps */
-    uint32_t head;     /* first bytes a stream keeps for integer reads */
+    weir__gap_t *gaps; /* chained strings (weir__string_t.chain) */
+    uint32_t ngaps;
+    uint32_t head; /* first bytes a stream keeps for integer reads */
 
     /* rule -> later rules to re-evaluate when it becomes true (they reference
        it, or it is global in their namespace): deps[dep_at[r] .. dep_at[r+1]) */
@@ -87,6 +99,11 @@ struct weir_rules {
     uint32_t nalways;
     uint32_t nns;
     char **ns_names;
+
+    /* external variables with their defaults (names and strings owned) */
+    weir_var_t *vars;
+    uint8_t *var_kind; /* weir__var_kind_t of each */
+    uint32_t nvars;
 };
 
 /* Frees everything a weir_rules_t holds; tolerates a half-built one. */

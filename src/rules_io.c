@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define MAGIC "WEIRRULS"
-#define FORMAT_VERSION 3u
+#define FORMAT_VERSION 4u
 #define HEADER_SIZE 64
 
 /* ---- writing ------------------------------------------------------------ */
@@ -131,6 +131,13 @@ weir_status_t weir_rules_serialize(const weir_rules_t *r, void **buf, size_t *le
         put_u8(&w, s->xor_hi);
         put_u32(&w, s->atom_at);
         put_u64(&w, (uint64_t)s->fixed);
+        put_u32(&w, s->npieces);
+        put_u32(&w, s->chain);
+    }
+    put_u32(&w, r->ngaps);
+    for (uint32_t i = 0; i < r->ngaps; i++) {
+        put_u32(&w, r->gaps[i].min);
+        put_u32(&w, r->gaps[i].max);
     }
     put_u32(&w, r->nvariants);
     for (uint32_t i = 0; i < r->nvariants && !w.oom; i++) {
@@ -139,6 +146,7 @@ weir_status_t weir_rules_serialize(const weir_rules_t *r, void **buf, size_t *le
         put_u8(&w, v->kind);
         put_u8(&w, v->wide);
         put_u8(&w, v->lookahead);
+        put_u8(&w, v->piece);
         put_u32(&w, v->len);
         put_u32(&w, v->limit);
         put_u8(&w, v->re != NULL);
@@ -147,6 +155,18 @@ weir_status_t weir_rules_serialize(const weir_rules_t *r, void **buf, size_t *le
     }
     put_u64(&w, r->code.n);
     put(&w, r->code.v, r->code.n * sizeof *r->code.v);
+    put_bytes(&w, r->code.pool, r->code.pool_len);
+    put_u32(&w, r->code.nres);
+    for (uint32_t i = 0; i < r->code.nres && !w.oom; i++)
+        if (weir__re_serialize(r->code.res[i], &w.p, &w.n, &w.cap) != 0)
+            w.oom = 1;
+    put_u32(&w, r->nvars);
+    for (uint32_t i = 0; i < r->nvars; i++) {
+        put_str(&w, r->vars[i].name);
+        put_u8(&w, (uint8_t)r->vars[i].type);
+        put_u64(&w, (uint64_t)r->vars[i].integer);
+        put_bytes(&w, r->vars[i].string, r->vars[i].string_len);
+    }
     put_u32(&w, r->history);
     put_u32(&w, r->head);
     for (uint32_t i = 0; i <= r->nrules; i++)
@@ -354,11 +374,27 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         s->xor_hi = get_u8(in);
         s->atom_at = get_u32(in);
         s->fixed = (int64_t)get_u64(in);
-        if (s->rule >= r->nrules || s->kind > WEIR__STR_REGEX || s->xor_lo > s->xor_hi ||
+        s->npieces = get_u32(in);
+        s->chain = get_u32(in);
+        if (s->npieces == 1 || s->npieces > 256 || s->rule >= r->nrules ||
+            s->kind > WEIR__STR_REGEX || s->xor_lo > s->xor_hi ||
             (s->atom_at && (uint64_t)s->atom_at + 4 > s->text_len))
             in->bad = 1;
     }
-    uint32_t nvariants = get_count(in, 16);
+    r->ngaps = get_count(in, 8);
+    if (!(r->gaps = calloc(r->ngaps ? r->ngaps : 1, sizeof *r->gaps)))
+        return -1;
+    for (uint32_t i = 0; i < r->ngaps; i++) {
+        r->gaps[i].min = get_u32(in);
+        r->gaps[i].max = get_u32(in);
+        if (r->gaps[i].min > r->gaps[i].max)
+            in->bad = 1;
+    }
+    for (uint32_t i = 0; i < r->nstrings && !in->bad; i++)
+        if (r->strings[i].npieces &&
+            (uint64_t)r->strings[i].chain + r->strings[i].npieces - 1 > r->ngaps)
+            in->bad = 1;
+    uint32_t nvariants = get_count(in, 17);
     if (!(r->variants = calloc(nvariants ? nvariants : 1, sizeof *r->variants)))
         return -1;
     for (uint32_t i = 0; i < nvariants && !in->bad; i++) {
@@ -367,11 +403,13 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         v->kind = get_u8(in);
         v->wide = get_u8(in);
         v->lookahead = get_u8(in);
+        v->piece = get_u8(in);
         v->len = get_u32(in);
         v->limit = get_u32(in);
         if (get_u8(in) && !in->bad && weir__re_deserialize(in->p, in->n, &in->pos, &v->re) != 0)
             in->bad = 1;
         if (v->string >= r->nstrings || v->kind > WEIR__V_VM ||
+            (v->piece && v->piece >= r->strings[v->string].npieces) ||
             (v->lookahead > 2 && (v->kind != WEIR__V_FIXED || v->lookahead > v->len + 2)) ||
             (v->kind == WEIR__V_VM && !v->re) || v->len > r->strings[v->string].max_len ||
             v->limit > r->strings[v->string].max_len)
@@ -384,6 +422,34 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         return -1;
     memcpy(r->code.v, take(in, ncode * sizeof(weir__instr_t)), ncode * sizeof(weir__instr_t));
     r->code.n = r->code.cap = ncode;
+    size_t pool_len = 0;
+    r->code.pool = (uint8_t *)get_bytes(in, &pool_len);
+    r->code.pool_len = r->code.pool_cap = r->code.pool ? pool_len : 0;
+    uint32_t nres = get_count(in, 4);
+    if (!(r->code.res = calloc(nres ? nres : 1, sizeof *r->code.res)))
+        return -1;
+    r->code.res_cap = nres ? nres : 1;
+    for (uint32_t i = 0; i < nres && !in->bad; i++) {
+        if (weir__re_deserialize(in->p, in->n, &in->pos, &r->code.res[i]) != 0)
+            in->bad = 1;
+        else
+            r->code.nres++;
+    }
+    uint32_t nvars = get_count(in, 17);
+    if (!(r->vars = calloc(nvars ? nvars : 1, sizeof *r->vars)) ||
+        !(r->var_kind = calloc(nvars ? nvars : 1, 1)))
+        return -1;
+    for (uint32_t i = 0; i < nvars && !in->bad; i++) {
+        weir_var_t *v = &r->vars[r->nvars++];
+        v->name = get_bytes(in, NULL);
+        v->type = (weir_var_type_t)get_u8(in);
+        v->integer = (int64_t)get_u64(in);
+        v->string = get_bytes(in, &v->string_len);
+        r->var_kind[i] = v->type == WEIR_VAR_STRING ? WEIR__VAR_STRING : WEIR__VAR_INT;
+        if (!v->name || !*v->name || v->type < WEIR_VAR_INTEGER || v->type > WEIR_VAR_STRING ||
+            (v->type == WEIR_VAR_BOOLEAN && (v->integer < 0 || v->integer > 1)))
+            in->bad = 1;
+    }
     r->history = get_u32(in);
     r->head = get_u32(in);
     if (r->head > WEIR_HEAD_MAX)
@@ -420,7 +486,7 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         if ((uint64_t)s->first_variant + s->nvariants > r->nvariants || !s->id)
             in->bad = 1;
     }
-    if (!in->bad && weir__code_check(&r->code, r->nstrings, r->nrules) != 0)
+    if (!in->bad && weir__code_check(&r->code, r->nstrings, r->nrules, r->var_kind, r->nvars) != 0)
         in->bad = 1;
     return 0;
 }

@@ -41,6 +41,8 @@ static void stream_free(weir_scanner_t *sc, weir__stream_t *st)
     for (size_t i = 0; i < st->nrecent; i++)
         weir__free(&st->mem, st->recent[i].trace, strlen(st->recent[i].trace) + 1);
     weir__free(&st->mem, st->recent, st->cap_recent * sizeof *st->recent);
+    weir__stream_vars_free(st);
+    weir__chains_free(r, st);
     free(st);
 }
 
@@ -247,7 +249,7 @@ weir_status_t weir_scanner_new(const weir_rules_t *rules, const weir_scanner_opt
     /* Global rules per namespace, as a CSR table. */
     sc->glob_at = calloc(rules->nns + 1, sizeof *sc->glob_at);
     sc->globs = calloc(rules->nrules ? rules->nrules : 1, sizeof *sc->globs);
-    if (!sc->glob_at || !sc->globs) {
+    if (!sc->glob_at || !sc->globs || weir__vars_init(sc) != 0) {
         weir_scanner_free(sc);
         return WEIR_ENOMEM;
     }
@@ -280,6 +282,7 @@ void weir_scanner_free(weir_scanner_t *sc)
     free(sc->res);
     free(sc->glob_at);
     free(sc->globs);
+    weir__vars_free(sc);
     free(sc);
 }
 
@@ -370,17 +373,25 @@ static void scan_piece(weir__scan_t *c, size_t from, size_t to)
     }
 }
 
-static weir_status_t scan(weir_scanner_t *sc, const weir_id_t *id, const uint8_t *data, size_t len)
+weir__stream_t *weir__stream_open(weir_scanner_t *sc, const weir_id_t *id)
 {
     weir__stream_t *st = weir__table_get(&sc->table, id);
     if (!st) {
         if (!(st = stream_new(sc, id)))
-            return WEIR_ENOMEM;
+            return NULL;
         if (weir__table_put(&sc->table, id, st) != 0) {
             stream_free(sc, st);
-            return WEIR_ENOMEM;
+            return NULL;
         }
     }
+    return st;
+}
+
+static weir_status_t scan(weir_scanner_t *sc, const weir_id_t *id, const uint8_t *data, size_t len)
+{
+    weir__stream_t *st = weir__stream_open(sc, id);
+    if (!st)
+        return WEIR_ENOMEM;
     weir__scan_t c;
     memset(&c, 0, sizeof c);
     c.sc = sc;
@@ -530,6 +541,8 @@ static weir__stream_t *stream_clone(weir_scanner_t *sc, const weir__stream_t *sr
             st->nrecent++;
         }
     }
+    if (weir__stream_vars_copy(st, src) != 0 || weir__chains_copy(r, st, src) != 0)
+        goto fail;
     return st;
 fail:
     stream_free(sc, st);

@@ -70,6 +70,26 @@ typedef struct weir__stream {
     } * recent;
     size_t nrecent, cap_recent;
     uint8_t too_many;
+
+    /* unconfirmed matches of the pieces of chained strings (rules->gaps numbering; NULL until
+       the first), sorted by offset (match.c) */
+    struct weir__chainl {
+        struct weir__cmatch {
+            uint64_t off;
+            uint32_t len;
+            uint32_t links; /* YARA's chain_length: pieces linked after it */
+        } * v;
+        uint32_t n, cap;
+    } * chains;
+
+    /* external variables set for this stream only (vars.c) */
+    struct weir__svar {
+        uint32_t idx; /* in rules->vars */
+        int64_t i;
+        uint8_t *s; /* string variables: len bytes, owned */
+        size_t len;
+    } * vars;
+    uint32_t nvars;
 } weir__stream_t;
 
 struct weir_scanner {
@@ -93,6 +113,10 @@ struct weir_scanner {
     } * reps;
     size_t nreps, cap_reps;
     struct weir__re_memo *memo; /* atom occurrences of the stream being settled (re.h) */
+    /* external variables: the scanner's values (strings it set are owned, flag in var_own),
+       and room to merge a stream's own values over them (vars.c) */
+    weir__varval_t *vars, *mix;
+    uint8_t *var_own;
 };
 
 /* What one call is working on. */
@@ -118,6 +142,10 @@ void weir__settle(weir__scan_t *c);
 const uint8_t *weir__view(weir__scan_t *c, uint64_t lo, uint64_t hi);
 void weir__mark_dirty(weir__scan_t *c, uint32_t rule);
 
+/* Frees st's chain lists / copies src's into dst (-1 out of memory). */
+void weir__chains_free(const weir_rules_t *r, weir__stream_t *st);
+int weir__chains_copy(const weir_rules_t *r, weir__stream_t *dst, const weir__stream_t *src);
+
 /* eval.c */
 /* Live evaluation at a line end (or wherever the caller decides). */
 void weir__eval_live(weir__scan_t *c);
@@ -126,5 +154,17 @@ weir_status_t weir__eval_final(weir__scan_t *c, weir_result_cb cb, void *user);
 
 /* scanner.c */
 int weir__stream_slot_for(weir__scan_t *c, uint64_t end, uint32_t *slot);
+/* The open stream id, opened now if it is new; NULL out of memory. */
+weir__stream_t *weir__stream_open(weir_scanner_t *sc, const weir_id_t *id);
+
+/* vars.c */
+/* Sets up the scanner's variables from the rules' defaults; -1 out of memory. */
+int weir__vars_init(weir_scanner_t *sc);
+void weir__vars_free(weir_scanner_t *sc);
+/* The values st's conditions see: its own over the scanner's. */
+const weir__varval_t *weir__vars_of(weir_scanner_t *sc, const weir__stream_t *st);
+/* Frees st's own values / copies src's into dst (-1 out of memory). */
+void weir__stream_vars_free(weir__stream_t *st);
+int weir__stream_vars_copy(weir__stream_t *dst, const weir__stream_t *src);
 
 #endif /* WEIR_SCANNER_H */

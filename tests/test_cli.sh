@@ -302,6 +302,30 @@ if grep -q 'can not specify multiple alphabets' "$tmp/err"; then t_ok; else
     show "$tmp/err"
 fi
 
+# Large and unbounded jumps: YARA chains the pieces around a jump over 200; matches may span
+# far more than a stream keeps, and a pattern loosened for Vectorscan never reports a false match.
+python3 - "$tmp/far.bin" <<'EOF'
+import random, sys
+random.seed(7)
+d = bytearray(b'a' + bytes(random.choice(b'xyz \n') for _ in range(70000)) + b'b' + b'cc')
+d += b'aaa' + b'q' * 5000 + b'b' + b'\n' + b'MZ' + b'p' * 300 + b'PE' + b'\n'
+open(sys.argv[1], 'wb').write(d)
+EOF
+cat >"$tmp/far.yar" <<'EOF'
+rule bounded { strings: $a = { 61 [0-300000] 62 } condition: $a }
+rule unbounded { strings: $a = { 61 [10-] 62 } condition: $a }
+rule exact { strings: $a = { 61 [5000] 62 } condition: $a }
+rule three { strings: $a = { 61 [1-2] 61 [300-] 7? [200-400] 62 } condition: $a }
+rule mz_pe { strings: $a = { 4D 5A [250-400] 50 45 } condition: $a }
+rule re_chain { strings: $a = /a.{201,6000}?b\n/s condition: $a }
+EOF
+yara -w -L "$tmp/far.yar" "$tmp/far.bin" >"$tmp/want" 2>/dev/null
+for chunk in "" "--chunk-size 4096" "--chunk-size 7 --chunk-seed 5"; do
+    # shellcheck disable=SC2086
+    "$WEIR" scan -w -L $chunk -r "$tmp/far.yar" "$tmp/far.bin" >"$tmp/got" 2>"$tmp/err"
+    same "chained strings ${chunk:-whole}" "$tmp/want" "$tmp/got"
+done
+
 # include: relative to the including file, nested, in its namespace; cycles and missing files.
 mkdir -p "$tmp/inc/sub"
 printf 'include "sub/x.yar"\nrule top { condition: x_rule and y_rule }\n' >"$tmp/inc/main.yar"
@@ -328,6 +352,53 @@ else
 fi
 check_diag "include missing" "$tmp/inc/missing_inc.yar" 2 1
 if grep -q "can't open include file: missing.yar" "$tmp/err"; then t_ok; else t_fail "include missing: message"; fi
+
+# External variables: yara's -d NAME=VALUE, typed as yara types it, in every operator.
+cat >"$tmp/vars.yar" <<'EOF'
+rule app_is { condition: app == "sshd" }
+rule app_ops {
+    condition: app contains "ss" and app istartswith "SS" and app endswith "hd" and
+               app iequals "SSHD" and app matches /^s+h/ and not (app < "a")
+}
+rule level_high { condition: level > 3 and verbose }
+rule with_strings { strings: $a = "Failed" condition: #a > level }
+rule empty_app { condition: not app }
+EOF
+for def in "-d app=sshd -d level=0 -d verbose=true" "-d app=cron -d level=5 -d verbose=true" \
+    "-d app= -d level=-1 -d verbose=false" "-d app=0x10 -d level=007 -d verbose=true"; do
+    for f in examples/logs/sshd.log "$tmp/in/binary.log"; do
+        # shellcheck disable=SC2086
+        yara $def "$tmp/vars.yar" "$f" >"$tmp/want" 2>/dev/null
+        # shellcheck disable=SC2086
+        "$WEIR" scan -w $def --chunk-size 7 -r "$tmp/vars.yar" "$f" >"$tmp/got" 2>"$tmp/err"
+        same "-d ($def) $(basename "$f")" "$tmp/want" "$tmp/got"
+    done
+done
+# Compiled with defaults, then changed at scan time; -C converts to the declared type.
+expect_exit "compile -d" 0 "$WEIR" compile -d app=cron -d level=9 -d verbose=false \
+    "$tmp/vars.yar" -o "$tmp/vars.wr"
+yara -d app=sshd -d level=0 -d verbose=false "$tmp/vars.yar" examples/logs/sshd.log \
+    >"$tmp/want" 2>/dev/null
+"$WEIR" scan -d app=sshd -d level=0 -C "$tmp/vars.wr" examples/logs/sshd.log >"$tmp/got"
+same "scan -C -d overrides defaults" "$tmp/want" "$tmp/got"
+yara -d app=42 -d level=9 -d verbose=false "$tmp/vars.yar" examples/logs/sshd.log \
+    >"$tmp/want" 2>/dev/null
+"$WEIR" scan -C "$tmp/vars.wr" -d app=42 examples/logs/sshd.log >"$tmp/got"
+same "scan -C -d: a digit string for a string variable" "$tmp/want" "$tmp/got"
+expect_exit "-d boolean for an integer" 2 "$WEIR" scan -C "$tmp/vars.wr" -d level=true \
+    examples/logs/sshd.log
+expect_exit "-d unknown variable with -C" 2 "$WEIR" scan -C "$tmp/vars.wr" -d nope=1 \
+    examples/logs/sshd.log
+expect_exit "-d twice" 2 "$WEIR" scan -d app=a -d app=b -r "$tmp/vars.yar" examples/logs/sshd.log
+expect_exit "-d float" 2 "$WEIR" scan -d level=1.5 -r "$tmp/vars.yar" examples/logs/sshd.log
+expect_exit "-d without =" 2 "$WEIR" scan -d app -r "$tmp/vars.yar" examples/logs/sshd.log
+expect_exit "undeclared variable" 1 "$WEIR" scan -d app=x -r "$tmp/vars.yar" examples/logs/sshd.log
+if grep -q 'vars.yar:6:30: error: undefined identifier "level"' "$tmp/err"; then t_ok; else
+    t_fail "undeclared variable: message"
+    show "$tmp/err"
+fi
+expect_exit "string variable in arithmetic" 1 "$WEIR" scan -d app=x -d level=a -d verbose=true \
+    -r "$tmp/vars.yar" examples/logs/sshd.log
 
 # Namespaces, several rule files, yara's NS:FILE syntax.
 for f in examples/logs/sshd.log "$tmp/in/binary.log"; do

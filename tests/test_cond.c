@@ -130,15 +130,15 @@ TEST(integer_reads)
     ctx.head_len = 0;
     ASSERT(undef(RD(1, I(0))));
     /* code from outside: a read of a size YARA has not is malformed */
-    weir__code_t code = {NULL, 0, 0};
+    weir__code_t code = {0};
     uint32_t entry;
     ASSERT_INT_EQ(weir__cond_compile(&code, EQ(RD(2, I(0)), I(1)), 0, rmap, NULL, NULL, &entry), 0);
-    ASSERT_INT_EQ(weir__code_check(&code, 0, 0), 0);
+    ASSERT_INT_EQ(weir__code_check(&code, 0, 0, NULL, 0), 0);
     int patched = 0;
     for (size_t i = 0; i < code.n; i++) {
         weir__instr_t save = code.v[i];
         code.v[i].a = 3; /* size 3 */
-        if (weir__code_check(&code, 0, 0) != 0)
+        if (weir__code_check(&code, 0, 0, NULL, 0) != 0)
             patched++;
         code.v[i] = save;
     }
@@ -390,7 +390,7 @@ TEST(step_budget)
 static const char *compile_error(const weir__expr_t *e)
 {
     static char msg[256];
-    weir__code_t code = {NULL, 0, 0};
+    weir__code_t code = {0};
     weir_diags_t *d = weir__diags_new();
     uint32_t entry = 7;
     msg[0] = '\0';
@@ -460,7 +460,7 @@ TEST(compile_errors)
 TEST(shared_code)
 {
     ctx_sample();
-    weir__code_t code = {NULL, 0, 0};
+    weir__code_t code = {0};
     uint32_t e1, e2, e3;
     /* rule 1's strings start at global index 1; its AST rule 0 is global rule 3 */
     static const uint32_t map[1] = {3};
@@ -470,15 +470,15 @@ TEST(shared_code)
     ASSERT(e1 < e2 && e2 < e3);
     ASSERT(weir__code_is_entry(&code, e2));
     ASSERT(!weir__code_is_entry(&code, e2 + 1));
-    ASSERT_INT_EQ(weir__code_check(&code, 3, 4), 0);
-    ASSERT_INT_EQ(weir__code_check(&code, 2, 4), -1);
-    ASSERT_INT_EQ(weir__code_check(&code, 3, 3), -1);
+    ASSERT_INT_EQ(weir__code_check(&code, 3, 4, NULL, 0), 0);
+    ASSERT_INT_EQ(weir__code_check(&code, 2, 4, NULL, 0), -1);
+    ASSERT_INT_EQ(weir__code_check(&code, 3, 3, NULL, 0), -1);
     rtrue[3] = 1;
     ASSERT_INT_EQ(weir__cond_eval(&code, e1, &ctx, NULL), 1);
     ASSERT_INT_EQ(weir__cond_eval(&code, e2, &ctx, NULL), 1); /* global strings 2 and rule 3 */
     ASSERT_INT_EQ(weir__cond_eval(&code, e3, &ctx, NULL), 0); /* global 1 ($b) absent */
     /* pointer-free: a byte copy evaluates the same */
-    weir__code_t copy = {malloc(code.n * sizeof *code.v), code.n, code.n};
+    weir__code_t copy = {.v = malloc(code.n * sizeof *code.v), .n = code.n, .cap = code.n};
     memcpy(copy.v, code.v, code.n * sizeof *code.v);
     ASSERT_INT_EQ(weir__cond_eval(&copy, e2, &ctx, NULL), 1);
     /* malformed code or entries give 0 and report no answer, never a crash */
@@ -488,7 +488,7 @@ TEST(shared_code)
     ASSERT_INT_EQ(weir__cond_eval(&copy, (uint32_t)copy.n, &ctx, &oos), 0);
     for (size_t k = 0; k < copy.n; k++) {
         copy.v[k].op = 200;
-        ASSERT_INT_EQ(weir__code_check(&copy, 3, 4), -1);
+        ASSERT_INT_EQ(weir__code_check(&copy, 3, 4, NULL, 0), -1);
         copy.v[k] = code.v[k];
         copy.v[k].imm += 1000;
         (void)weir__cond_eval(&copy, e1, &ctx, NULL);
@@ -1174,7 +1174,7 @@ TEST(differential_yara)
                 free(r1.p);
                 if (one && strstr(one, "error: rule")) {
                     /* yara refuses it (a constant error): so must we */
-                    weir__code_t code = {NULL, 0, 0};
+                    weir__code_t code = {0};
                     uint32_t entry;
                     if (weir__cond_compile(&code, conds[k], 0, rmap, NULL, NULL, &entry) == 0) {
                         sbuf_t t = {NULL, 0, 0};
@@ -1202,7 +1202,7 @@ TEST(differential_yara)
                 yes = yara_says(one, k);
                 free(one);
             }
-            weir__code_t code = {NULL, 0, 0};
+            weir__code_t code = {0};
             uint32_t entry;
             int oos = 0, mine = -1;
             if (weir__cond_compile(&code, conds[k], 0, rmap, NULL, NULL, &entry) == 0)
@@ -1247,7 +1247,7 @@ TEST(monotone_sound)
     int total = getenv("WEIR_TEST_ROUNDS") ? 200 * atoi(getenv("WEIR_TEST_ROUNDS")) : 3000;
     for (int k = 0; k < total; k++) {
         weir__expr_t *e = g_bool(&g, 1 + rn(&g, 4));
-        weir__code_t code = {NULL, 0, 0};
+        weir__code_t code = {0};
         uint32_t entry;
         static const uint8_t rm[2] = {1, 0};
         int mono = weir__cond_monotone(e, rm);

@@ -236,7 +236,7 @@ static int last_oos;
 /* Compiles e alone and evaluates it: 1/0, or -1 when it does not compile. */
 static int ev(const weir__expr_t *e)
 {
-    weir__code_t code = {NULL, 0, 0};
+    weir__code_t code = {0};
     uint32_t entry;
     if (weir__cond_compile(&code, e, 0, rmap, NULL, NULL, &entry) != 0) {
         weir__code_free(&code);

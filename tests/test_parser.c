@@ -17,10 +17,16 @@ typedef struct parsed {
     int errors;
 } parsed_t;
 
+/* External variables the next parses declare (see external_variables below). */
+static const weir__ast_var_t *test_vars;
+static size_t test_nvars;
+
 static parsed_t parse_ns(const char *src, const char *ns)
 {
     parsed_t p;
     memset(&p, 0, sizeof p);
+    p.ast.vars = test_vars;
+    p.ast.nvars = test_nvars;
     p.diags = weir__diags_new();
     p.errors = weir__parse(&p.ast, "t.yar", src, strlen(src), ns, p.diags);
     return p;
@@ -57,10 +63,14 @@ static int has_diag(const parsed_t *p, uint32_t line, uint32_t col, const char *
 }
 
 static const char *const op_names[] = {
-    "bool", "int", "text", "filesize", "rule", "var",     "read", "found", "#",    "#in",
-    "@",    "!",   "at",   "in",       "not",  "defined", "neg",  "~",     "and",  "or",
-    "<",    "<=",  ">",    ">=",       "==",   "!=",      "+",    "-",     "*",    "\\",
-    "%",    "<<",  ">>",   "&",        "|",    "^",       "of",   "forof", "forin"};
+    "bool",      "int",        "text",        "filesize", "rule",      "var",     "read",
+    "found",     "#",          "#in",         "@",        "!",         "at",      "in",
+    "not",       "defined",    "neg",         "~",        "and",       "or",      "<",
+    "<=",        ">",          ">=",          "==",       "!=",        "+",       "-",
+    "*",         "\\",         "%",           "<<",       ">>",        "&",       "|",
+    "^",         "of",         "forof",       "forin",    "ext",       "regex",   "contains",
+    "icontains", "startswith", "istartswith", "endswith", "iendswith", "iequals", "matches",
+    "ofrules"};
 
 static void put(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void put(char *out, size_t size, const char *fmt, ...)
@@ -90,17 +100,23 @@ static void sexpr(const weir__expr_t *e, char *out, size_t size)
     }
     put(out, size, "(%s", op_names[e->op]);
     if (e->op == WEIR__E_RULE || e->op == WEIR__E_VAR || e->op == WEIR__E_FOR_IN ||
-        e->op == WEIR__E_READ)
+        e->op == WEIR__E_READ || e->op == WEIR__E_EXT)
         put(out, size, " %lld", (long long)e->ival);
     if (e->op >= WEIR__E_STR_FOUND && e->op <= WEIR__E_STR_IN)
         put(out, size, " %d", e->str);
     if (e->op == WEIR__E_TEXT)
         put(out, size, " \"%.*s\"", (int)e->text_len, e->text);
-    if (e->op >= WEIR__E_OF) {
+    if (e->op == WEIR__E_REGEX)
+        put(out, size, " /%.*s/%lld", (int)e->text_len, e->text, (long long)e->ival);
+    if (e->op >= WEIR__E_OF && e->op <= WEIR__E_FOR_IN) {
         static const char *const q[] = {"all", "any", "none", "expr", "percent"};
         put(out, size, " %s", q[e->quant]);
     }
-    if (e->op == WEIR__E_OF || e->op == WEIR__E_FOR_OF) {
+    if (e->op == WEIR__E_OF_RULES) {
+        static const char *const q[] = {"all", "any", "none", "expr", "percent"};
+        put(out, size, " %s", q[e->quant]);
+    }
+    if (e->op == WEIR__E_OF || e->op == WEIR__E_FOR_OF || e->op == WEIR__E_OF_RULES) {
         put(out, size, " [");
         for (size_t i = 0; i < e->nstrs; i++)
             put(out, size, "%s%u", i ? "," : "", e->strs[i]);
@@ -683,8 +699,27 @@ TEST(modifier_errors)
 TEST(unsupported_features)
 {
     ASSERT_ERROR("import \"pe\"\nrule a { condition: true }", 1, 1,
-                 "import of module \"pe\" is not supported: weir streams have no file-format "
-                 "modules");
+                 "import of module \"pe\" is not supported: it parses a whole Windows executable");
+    ASSERT_ERROR("import \"hash\"\nrule a { condition: true }", 1, 1,
+                 "import of module \"hash\" is not supported: it hashes byte ranges");
+    ASSERT_ERROR("import \"time\"\nrule a { condition: true }", 1, 1,
+                 "import of module \"time\" is not supported: its time.now() would make");
+    ASSERT_ERROR("import \"string\"\nrule a { condition: true }", 1, 1,
+                 "unknown module \"string\"");
+    {
+        static const char *const mods[] = {"pe",   "elf",   "macho",  "dotnet", "hash",
+                                           "math", "magic", "cuckoo", "time",   "console"};
+        for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+            char src[96], msg[64];
+            snprintf(src, sizeof src, "import \"%s\"\nrule a { condition: true }", mods[i]);
+            snprintf(msg, sizeof msg, "import of module \"%s\" is not supported: it", mods[i]);
+            parsed_t t = parse(src);
+            int ok = t.errors == 1 && has_diag(&t, 1, 1, msg);
+            done(&t);
+            if (!ok)
+                T__FAIL("no reason given for module %s", mods[i]);
+        }
+    }
     ASSERT_ERROR("include \"x.yar\"\nrule a { condition: true }", 1, 1,
                  "can't open include file: x.yar");
     ASSERT_ERROR("rule a { condition: entrypoint == 0 }", 1, 21, "\"entrypoint\" is not supported");
@@ -692,12 +727,6 @@ TEST(unsupported_features)
                  "undefined identifier \"pe\": module member access is not supported");
     ASSERT_ERROR("rule a { condition: filename == \"x\" }", 1, 21,
                  "undefined identifier \"filename\"");
-    ASSERT_ERROR("rule a { condition: \"abc\" contains \"b\" }", 1, 27,
-                 "operator \"contains\" is not supported");
-    ASSERT_ERROR("rule a { condition: \"abc\" matches /b/ }", 1, 27,
-                 "operator \"matches\" is not supported");
-    ASSERT_ERROR("rule a { condition: \"abc\" iequals \"b\" }", 1, 27,
-                 "operator \"iequals\" is not supported");
     ASSERT_STR_EQ(cond_of("rule a { condition: defined 1 }"), "(defined 1)");
     /* yara 4.2.3 has no "for N% of" either */
     ASSERT_ERROR("rule a { strings: $a = \"x\" condition: for 50% of them : ($) }", 1, 45,
@@ -711,6 +740,67 @@ TEST(unsupported_features)
     ASSERT_INT_EQ(p.errors, 2);
     ASSERT_INT_EQ(has_diag(&p, 2, 1, "\"math\""), 1);
     ASSERT_UINT_EQ(p.ast.nrules, 1);
+    done(&p);
+}
+
+static void external_variables_checks(void)
+{
+    ASSERT_STR_EQ(cond_of("rule a { condition: app contains \"ss\" and level > 2 }"),
+                  "(and (contains (ext 0) (text \"ss\")) (> (ext 1) 2))");
+    ASSERT_STR_EQ(cond_of("rule a { condition: app matches /a.b/is or \"x\" iequals app }"),
+                  "(or (matches (ext 0) (regex /a.b/3)) (iequals (text \"x\") (ext 0)))");
+    ASSERT_STR_EQ(cond_of("rule a { condition: app == \"x\" and app < app and defined level }"),
+                  "(and (and (== (ext 0) (text \"x\")) (< (ext 0) (ext 0))) (defined (ext 1)))");
+    ASSERT_STR_EQ(cond_of("rule a { condition: for any i in (1..level) : (i == level) }"),
+                  "(forin 0 any range 1 (ext 1) (== (var 0) (ext 1)))");
+    ASSERT_ERROR("rule a { condition: level contains \"b\" }", 1, 21,
+                 "wrong type \"integer\" for contains operator");
+    ASSERT_ERROR("rule a { condition: app startswith 1 }", 1, 36,
+                 "wrong type \"integer\" for startswith operator");
+    ASSERT_ERROR("rule a { condition: app matches \"b\" }", 1, 33, "expecting regular expression");
+    ASSERT_ERROR("rule a { condition: app matches /a(/ }", 1, 36, "syntax error");
+    ASSERT_ERROR("rule a { condition: app + 1 > 2 }", 1, 21, "wrong type \"string\"");
+    ASSERT_ERROR("rule a { condition: app == 2 }", 1, 25, "type mismatch");
+    ASSERT_ERROR("rule app { condition: true }", 1, 6, "duplicated identifier \"app\"");
+    ASSERT_ERROR("rule a { condition: host == \"x\" }", 1, 21, "undefined identifier \"host\"");
+    /* a loop variable hides an external variable of the same name */
+    ASSERT_STR_EQ(cond_of("rule a { condition: for any level in (1, 2) : (level == 2) }"),
+                  "(forin 0 any list 1 2 (== (var 0) 2))");
+}
+
+TEST(external_variables)
+{
+    static const weir__ast_var_t vars[] = {{"app", WEIR__VAR_STRING}, {"level", WEIR__VAR_INT}};
+    test_vars = vars;
+    test_nvars = 2;
+    external_variables_checks();
+    test_vars = NULL;
+    test_nvars = 0;
+}
+
+TEST(rule_sets)
+{
+    const char *src = "rule a1 { condition: true }\nrule a2 { condition: false }\n"
+                      "rule b { condition: 2 of (a1, a1) and any of (a*) and all of (b, a2) }";
+    ASSERT_STR_EQ(cond_of(src), "(and (and (ofrules expr [0,0] 2) (ofrules any [0,1])) "
+                                "(ofrules all [4294967295,1]))");
+    ASSERT_STR_EQ(cond_of("rule a1 { condition: true }\nrule ab { condition: 50% of (a*) }"),
+                  "(ofrules percent [4294967295,0] 50)");
+    ASSERT_ERROR("rule a1 { condition: true }\nrule b { condition: any of (a*) }\n"
+                 "rule a2 { condition: true }",
+                 3, 6, "rule identifier \"a2\" matches previously used wildcard rule set");
+    ASSERT_ERROR("rule a1 { condition: true }\nrule b { condition: any of (a1, zz) }", 2, 33,
+                 "undefined identifier \"zz\"");
+    ASSERT_ERROR("rule a1 { condition: true }\nrule b { condition: any of (c*) }", 2, 29,
+                 "undefined identifier \"c*\"");
+    ASSERT_ERROR("rule a1 { condition: true }\nrule b { strings: $x = \"h\" condition: "
+                 "any of (a1, $x) }",
+                 2, 51, "expecting rule identifier");
+    ASSERT_ERROR("rule a1 { condition: true }\nrule b { condition: for any of (a1) : (true) }", 2,
+                 33, "string identifier");
+    /* a rule that failed to compile is referenced quietly */
+    parsed_t p = parse("rule a1 { condition: $x }\nrule b { condition: any of (a1) }");
+    ASSERT_INT_EQ(p.errors, 1);
     done(&p);
 }
 
@@ -1001,14 +1091,15 @@ TEST(many_rules_and_strings)
     free(src);
 }
 
-TEST_MAIN(TEST_ENTRY(rule_header), TEST_ENTRY(meta_values), TEST_ENTRY(text_strings),
-          TEST_ENTRY(hex_and_regex_strings), TEST_ENTRY(comments_everywhere),
-          TEST_ENTRY(precedence), TEST_ENTRY(and_or_chains_are_balanced), TEST_ENTRY(integers),
-          TEST_ENTRY(integer_reads), TEST_ENTRY(defined_and_percent), TEST_ENTRY(string_references),
-          TEST_ENTRY(string_sets), TEST_ENTRY(for_loops), TEST_ENTRY(rule_references),
-          TEST_ENTRY(syntax_errors), TEST_ENTRY(lexical_errors), TEST_ENTRY(nul_bytes),
-          TEST_ENTRY(semantic_errors), TEST_ENTRY(modifier_errors),
-          TEST_ENTRY(unsupported_features), TEST_ENTRY(recovery_reports_every_rule),
-          TEST_ENTRY(error_limit), TEST_ENTRY(null_diags_and_empty_input), TEST_ENTRY(every_prefix),
+TEST_MAIN(TEST_ENTRY(rule_header), TEST_ENTRY(external_variables), TEST_ENTRY(rule_sets),
+          TEST_ENTRY(meta_values), TEST_ENTRY(text_strings), TEST_ENTRY(hex_and_regex_strings),
+          TEST_ENTRY(comments_everywhere), TEST_ENTRY(precedence),
+          TEST_ENTRY(and_or_chains_are_balanced), TEST_ENTRY(integers), TEST_ENTRY(integer_reads),
+          TEST_ENTRY(defined_and_percent), TEST_ENTRY(string_references), TEST_ENTRY(string_sets),
+          TEST_ENTRY(for_loops), TEST_ENTRY(rule_references), TEST_ENTRY(syntax_errors),
+          TEST_ENTRY(lexical_errors), TEST_ENTRY(nul_bytes), TEST_ENTRY(semantic_errors),
+          TEST_ENTRY(modifier_errors), TEST_ENTRY(unsupported_features),
+          TEST_ENTRY(recovery_reports_every_rule), TEST_ENTRY(error_limit),
+          TEST_ENTRY(null_diags_and_empty_input), TEST_ENTRY(every_prefix),
           TEST_ENTRY(random_mutations), TEST_ENTRY(random_bytes), TEST_ENTRY(deep_nesting),
           TEST_ENTRY(many_rules_and_strings))

@@ -49,6 +49,10 @@ static const char usage_scan[] =
     "Rules:\n"
     "  -r, --rules=[NS:]FILE      YARA rules (repeatable; NS: sets the namespace)\n"
     "  -C, --compiled=FILE        compiled rules from `weir compile`\n"
+    "  -d, --define=NAME=VALUE    define an external variable (repeatable): true or\n"
+    "                             false is a boolean, [-]digits an integer, anything\n"
+    "                             else a string; with -C, sets a variable the rules\n"
+    "                             were compiled with\n"
     "  -w, --no-warnings          do not print rule warnings\n"
     "\n"
     "Output (default: `RULE STREAM` per matching rule, as yara prints):\n"
@@ -67,11 +71,13 @@ static const char usage_scan[] =
     "  -h, --help                 print this help\n";
 
 static const char usage_compile[] =
-    "Usage: weir compile [-w] [NS:]RULES... -o FILE\n"
+    "Usage: weir compile [-w] [-d NAME=VALUE]... [NS:]RULES... -o FILE\n"
     "\n"
     "Compiles YARA rule files into one file for `weir scan -C FILE`.\n"
     "\n"
     "  -o, --output=FILE          where to write the compiled rules (required)\n"
+    "  -d, --define=NAME=VALUE    declare an external variable with its default value\n"
+    "                             (repeatable; typed as in `weir scan -d`)\n"
     "  -w, --no-warnings          do not print rule warnings\n"
     "  -h, --help                 print this help\n";
 
@@ -206,8 +212,131 @@ static size_t print_diags(const weir_diags_t *diags, int warnings)
     return errors;
 }
 
+/* External variables from -d NAME=VALUE, typed as yara types them. */
+struct defines {
+    weir_var_t *v;
+    char **text; /* each -d argument, copied: v[i].name and .string point into it */
+    size_t n;
+};
+
+static void defines_free(struct defines *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        free(d->text[i]);
+    free(d->text);
+    free(d->v);
+}
+
+/* 1 when s is [-]digits (yara's integer form). */
+static int is_integer_text(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+/* 1 when s is digits '.' digits (yara's float form). */
+static int is_float_text(const char *s)
+{
+    int dot = 0, digits = 0;
+    if (*s == '-')
+        s++;
+    for (; *s; s++) {
+        if (*s == '.' && !dot)
+            dot = 1;
+        else if (*s >= '0' && *s <= '9')
+            digits = 1;
+        else
+            return 0;
+    }
+    return dot && digits;
+}
+
+/* Types value as yara's -d does: true/false, an integer, else a string.  Returns 0, or an
+   exit status after printing why. */
+static int type_value(const char *arg, const char *name, char *value, weir_var_t *v)
+{
+    v->name = name;
+    if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+        v->type = WEIR_VAR_BOOLEAN;
+        v->integer = value[0] == 't';
+    } else if (is_integer_text(value)) {
+        errno = 0;
+        long long x = strtoll(value, NULL, 10);
+        if (errno == ERANGE)
+            return usage_error(NULL, "-d %s: integer out of range", arg);
+        v->type = WEIR_VAR_INTEGER;
+        v->integer = x;
+    } else if (is_float_text(value)) {
+        return usage_error(NULL, "-d %s: floating point variables are not supported", arg);
+    } else {
+        v->type = WEIR_VAR_STRING;
+        v->string = value;
+        v->string_len = strlen(value);
+    }
+    return EXIT_OK;
+}
+
+static int defines_add(struct defines *d, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return usage_error(NULL, "bad -d '%s': use NAME=VALUE", arg);
+    weir_var_t *v = realloc(d->v, (d->n + 1) * sizeof *v);
+    if (v)
+        d->v = v;
+    char **t = v ? realloc(d->text, (d->n + 1) * sizeof *t) : NULL;
+    if (t)
+        d->text = t;
+    char *copy = t ? strdup(arg) : NULL;
+    if (!copy)
+        return fail(EXIT_IO, "out of memory");
+    d->text[d->n] = copy;
+    memset(&d->v[d->n], 0, sizeof d->v[d->n]);
+    d->n++;
+    copy[eq - arg] = '\0';
+    for (size_t i = 0; i + 1 < d->n; i++)
+        if (strcmp(d->text[i], copy) == 0)
+            return usage_error(NULL, "-d %s is given more than once", copy);
+    return type_value(arg, copy, copy + (eq - arg) + 1, &d->v[d->n - 1]);
+}
+
+/* Sets the -d values on a scanner over compiled rules, converting each value to the type the
+   rules declare (a string variable takes the text as it is).  Returns an exit status. */
+static int defines_apply(const struct defines *d, const weir_rules_t *rules, weir_scanner_t *sc)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        weir_var_t v = d->v[i];
+        const weir_var_t *decl = NULL;
+        for (size_t k = 0; k < weir_rules_var_count(rules); k++)
+            if (strcmp(weir_rules_var(rules, k)->name, v.name) == 0)
+                decl = weir_rules_var(rules, k);
+        if (!decl)
+            return usage_error(NULL, "-d %s: the compiled rules have no variable %s", v.name,
+                               v.name);
+        if (decl->type == WEIR_VAR_STRING && v.type != WEIR_VAR_STRING) {
+            v.type = WEIR_VAR_STRING;
+            v.string = v.name + strlen(v.name) + 1;
+            v.string_len = strlen(v.string);
+        }
+        if (decl->type != v.type)
+            return usage_error(NULL, "-d %s: %s is %s variable", v.name, v.name,
+                               decl->type == WEIR_VAR_INTEGER ? "an integer" : "a boolean");
+        weir_status_t st = weir_scanner_set_var(sc, &v);
+        if (st != WEIR_OK)
+            return fail(EXIT_IO, "-d %s: %s", v.name, weir_strerror(st));
+    }
+    return EXIT_OK;
+}
+
 /* Compiles the rule files; returns an exit status. */
-static int compile_rules(const struct rule_args *ra, int warnings, weir_rules_t **out)
+static int compile_rules(const struct rule_args *ra, const struct defines *defs, int warnings,
+                         weir_rules_t **out)
 {
     *out = NULL;
     /* Checked here first so that an unreadable file is named with its reason. */
@@ -222,7 +351,16 @@ static int compile_rules(const struct rule_args *ra, int warnings, weir_rules_t 
             return fail(EXIT_IO, "cannot read rules %s: %s", ra->paths[i], strerror(EISDIR));
     }
     weir_diags_t *diags = NULL;
-    weir_status_t st = weir_compile_files(ra->paths, ra->ns, ra->n, out, &diags);
+    weir_source_t *src = calloc(ra->n, sizeof *src);
+    if (!src)
+        return fail(EXIT_IO, "out of memory");
+    for (size_t i = 0; i < ra->n; i++) {
+        src[i].path = ra->paths[i];
+        src[i].ns = ra->ns[i];
+    }
+    weir_compile_options_t copts = {defs->v, defs->n};
+    weir_status_t st = weir_compile(src, ra->n, &copts, out, &diags);
+    free(src);
     size_t errors = print_diags(diags, warnings);
     weir_diags_free(diags);
     switch (st) {
@@ -736,6 +874,7 @@ static int cmd_scan(int argc, char **argv)
     static const struct option longopts[] = {
         {"rules", required_argument, NULL, 'r'},
         {"compiled", required_argument, NULL, 'C'},
+        {"define", required_argument, NULL, 'd'},
         {"no-warnings", no_argument, NULL, 'w'},
         {"print-strings", no_argument, NULL, 's'},
         {"print-string-length", no_argument, NULL, 'L'},
@@ -754,11 +893,16 @@ static int cmd_scan(int argc, char **argv)
     weir_scanner_options_t opts = {0};
     const char *compiled = NULL;
     weir_rules_t *rules = NULL;
+    struct defines defs = {0};
     weir_status_t st;
     int warnings = 1, rc = EXIT_OK, c;
 
-    while ((c = getopt_long(argc, argv, ":r:C:wsLgmeh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":r:C:d:wsLgmeh", longopts, NULL)) != -1) {
         switch (c) {
+        case 'd':
+            if ((rc = defines_add(&defs, optarg)) != EXIT_OK)
+                goto done;
+            break;
         case 'r':
             if (rule_args_add(&ra, optarg) != 0) {
                 rc = fail(EXIT_IO, "out of memory");
@@ -839,7 +983,7 @@ static int cmd_scan(int argc, char **argv)
         rc = usage_error("scan", "no files to scan (use - for standard input)");
         goto done;
     }
-    rc = compiled ? load_rules(compiled, &rules) : compile_rules(&ra, warnings, &rules);
+    rc = compiled ? load_rules(compiled, &rules) : compile_rules(&ra, &defs, warnings, &rules);
     if (rc != EXIT_OK)
         goto done;
 
@@ -850,6 +994,8 @@ static int cmd_scan(int argc, char **argv)
         rc = fail(EXIT_IO, "cannot create a scanner: %s", weir_strerror(st));
         goto done;
     }
+    if (compiled && (rc = defines_apply(&defs, rules, s.scanner)) != EXIT_OK)
+        goto done;
     if (s.json)
         weir_scanner_set_callback(s.scanner, on_match, &s);
 
@@ -867,6 +1013,7 @@ done:
     weir_scanner_free(s.scanner);
     weir_rules_free(rules);
     rule_args_free(&ra);
+    defines_free(&defs);
     free(s.in);
     free(s.slots);
     return rc;
@@ -876,18 +1023,24 @@ static int cmd_compile(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
+        {"define", required_argument, NULL, 'd'},
         {"no-warnings", no_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct rule_args ra = {0};
+    struct defines defs = {0};
     weir_rules_t *rules = NULL;
     const char *output = NULL;
     weir_status_t st;
     int warnings = 1, rc = EXIT_OK, c;
 
-    while ((c = getopt_long(argc, argv, ":o:wh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:d:wh", longopts, NULL)) != -1) {
         switch (c) {
+        case 'd':
+            if ((rc = defines_add(&defs, optarg)) != EXIT_OK)
+                goto done;
+            break;
         case 'o':
             output = optarg;
             break;
@@ -911,7 +1064,7 @@ static int cmd_compile(int argc, char **argv)
             goto done;
         }
     }
-    rc = compile_rules(&ra, warnings, &rules);
+    rc = compile_rules(&ra, &defs, warnings, &rules);
     if (rc != EXIT_OK)
         goto done;
     st = weir_rules_save(rules, output);
@@ -920,6 +1073,7 @@ static int cmd_compile(int argc, char **argv)
 done:
     weir_rules_free(rules);
     rule_args_free(&ra);
+    defines_free(&defs);
     return rc;
 }
 
