@@ -74,7 +74,6 @@ void weir__rules_destroy(weir_rules_t *r)
         free((char *)r->vars[i].string);
     }
     free(r->vars);
-    free(r->var_kind);
     free(r);
 }
 
@@ -1075,14 +1074,13 @@ static int check_vars(const weir_compile_options_t *o, weir__ast_var_t *vars, we
 static int keep_vars(weir_rules_t *r, const weir_compile_options_t *o)
 {
     size_t n = o->nvars;
-    if (!(r->vars = calloc(n ? n : 1, sizeof *r->vars)) || !(r->var_kind = calloc(n ? n : 1, 1)))
+    if (!(r->vars = calloc(n ? n : 1, sizeof *r->vars)))
         return -1;
     for (size_t i = 0; i < n; i++) {
         const weir_var_t *v = &o->vars[i];
         weir_var_t *w = &r->vars[r->nvars++];
         w->type = v->type;
         w->integer = v->type == WEIR_VAR_BOOLEAN ? v->integer != 0 : v->integer;
-        r->var_kind[i] = v->type == WEIR_VAR_STRING ? WEIR__VAR_STRING : WEIR__VAR_INT;
         if (!(w->name = weir__strdup(v->name)))
             return -1;
         if (v->type == WEIR_VAR_STRING) {

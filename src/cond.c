@@ -755,7 +755,7 @@ static int literal_ok(const weir__code_t *k, int64_t off)
 }
 
 int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrules,
-                     const uint8_t *var_kind, uint32_t nvars)
+                     const weir_var_t *vars, uint32_t nvars)
 {
     if (!code || (code->n && !code->v) || (code->pool_len && !code->pool) ||
         (code->nres && !code->res))
@@ -771,9 +771,9 @@ int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrule
             (op == OP_READ && !read_kind_ok(in->a)) ||
             ((op == OP_OF || op == OP_OFR) && (in->imm < 0 || in->imm > 1)) ||
             (op == OP_RMEM && in->a >= nrules && in->a != UINT32_MAX) ||
-            (op == OP_EXT && (in->a >= nvars || var_kind[in->a] != WEIR__VAR_INT)) ||
+            (op == OP_EXT && (in->a >= nvars || vars[in->a].type == WEIR_VAR_STRING)) ||
             (op == OP_SREF && in->imm == -1 &&
-             (in->a >= nvars || var_kind[in->a] != WEIR__VAR_STRING)) ||
+             (in->a >= nvars || vars[in->a].type != WEIR_VAR_STRING)) ||
             (op == OP_SREF && in->imm != -1 && !literal_ok(code, in->imm)) ||
             (op == OP_SOP && (in->imm < 0 || in->imm >= WEIR__SOP_LAST)) ||
             (op == OP_SOP && in->imm == WEIR__SOP_MATCHES && in->a >= code->nres) ||

@@ -77,14 +77,14 @@ void weir__code_free(weir__code_t *code);
  * Checks code loaded from outside (a compiled-rules file) before it is ever
  * evaluated: every opcode known, every jump and element run inside the array,
  * string indices < nstrings, rule indices < nrules, variable indices < nvars
- * and of the kind used (var_kind[i]: weir__var_kind_t), literals inside the
+ * and of the type used (strings where a string is used), literals inside the
  * pool, regex indices < nres, depths and slots within limits.  Returns 0 when well formed, -1
  * otherwise.  (The evaluator also guards its stack and loop frames, so a check failure here is
  * never needed for memory safety inside the stack machine itself, only for the indices into the
  * caller's arrays.)
  */
 int weir__code_check(const weir__code_t *code, uint32_t nstrings, uint32_t nrules,
-                     const uint8_t *var_kind, uint32_t nvars);
+                     const weir_var_t *vars, uint32_t nvars);
 
 /* 1 if entry is the start of a compiled condition in code. */
 int weir__code_is_entry(const weir__code_t *code, uint32_t entry);

@@ -19,20 +19,24 @@ static int globals_ok(const weir_scanner_t *sc, uint32_t ns, const uint8_t *trut
     return 1;
 }
 
-static int eval_rule(weir__scan_t *c, uint32_t r, const uint8_t *truth)
+/* What the conditions of one evaluation point see: the same for every rule evaluated there. */
+static void eval_ctx(weir__scan_t *c, const uint8_t *truth, weir__evalctx_t *ctx)
 {
-    weir__evalctx_t ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.filesize = c->st->bytes;
-    ctx.head = c->st->head;
-    ctx.head_len = c->st->head_len;
-    ctx.strings = c->st->lists;
-    ctx.rule_true = truth;
-    ctx.vars = weir__vars_of(c->sc, c->st);
-    ctx.nvars = c->sc->rules->nvars;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->filesize = c->st->bytes;
+    ctx->head = c->st->head;
+    ctx->head_len = c->st->head_len;
+    ctx->strings = c->st->lists;
+    ctx->rule_true = truth;
+    ctx->vars = weir__vars_of(c->sc, c->st);
+    ctx->nvars = c->sc->rules->nvars;
+}
+
+static int eval_rule(weir__scan_t *c, const weir__evalctx_t *ctx, uint32_t r)
+{
     int out_of_steps = 0;
-    return weir__cond_eval(&c->sc->rules->code, c->sc->rules->rules[r].entry, &ctx,
-                           &out_of_steps) == 1;
+    return weir__cond_eval(&c->sc->rules->code, c->sc->rules->rules[r].entry, ctx, &out_of_steps) ==
+           1;
 }
 
 /* The distinct trace ids of rule r's matches, in string then offset order. */
@@ -97,6 +101,8 @@ void weir__eval_live(weir__scan_t *c)
     const weir_rules_t *rules = sc->rules;
     if (c->stopped)
         return;
+    weir__evalctx_t ctx;
+    eval_ctx(c, st->rule_true, &ctx);
     for (uint32_t k = 0; k < rules->nalways; k++)
         weir__mark_dirty(c, rules->always[k]);
     while (st->ndirty && !c->stopped && c->err == WEIR_OK) {
@@ -111,7 +117,7 @@ void weir__eval_live(weir__scan_t *c)
             if (!ru->live || st->fired[r])
                 continue;
             if (!st->rule_true[r]) {
-                if (!eval_rule(c, r, st->rule_true))
+                if (!eval_rule(c, &ctx, r))
                     continue;
                 st->rule_true[r] = 1;
                 for (uint32_t d = rules->dep_at[r]; d < rules->dep_at[r + 1]; d++)
@@ -177,8 +183,10 @@ weir_status_t weir__eval_final(weir__scan_t *c, weir_result_cb cb, void *user)
     uint8_t *final = truth + rules->nrules;
     /* Rule references read the plain condition of earlier rules, as in YARA;
        global rules filter only what is reported. */
+    weir__evalctx_t ctx;
+    eval_ctx(c, truth, &ctx);
     for (uint32_t r = 0; r < rules->nrules; r++)
-        truth[r] = (uint8_t)eval_rule(c, r, truth);
+        truth[r] = (uint8_t)eval_rule(c, &ctx, r);
     for (uint32_t r = 0; r < rules->nrules; r++)
         final[r] = truth[r] && globals_ok(sc, rules->rules[r].ns_index, truth);
     for (uint32_t r = 0; r < rules->nrules && !c->stopped; r++)

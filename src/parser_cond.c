@@ -93,13 +93,18 @@ static int const_value(const weir__expr_t *e, int64_t *v)
  * An operand that must be an integer (of op, named for messages): reports a
  * boolean condition or a value of another type; the tree stays usable.
  */
-static void need_int(parser_t *p, const weir__expr_t *e, const char *op)
+static void need_type(parser_t *p, const weir__expr_t *e, int ty, const char *op)
 {
     if (!is_primary(e))
         error_at(p, e->loc, "syntax error, a boolean expression cannot be an operand of \"%s\"",
                  op);
-    else if (type_of(e) != TY_INT && type_of(e) != TY_ANY)
+    else if (type_of(e) != ty && type_of(e) != TY_ANY)
         error_at(p, e->loc, "wrong type \"%s\" for %s operator", type_name(type_of(e)), op);
+}
+
+static void need_int(parser_t *p, const weir__expr_t *e, const char *op)
+{
+    need_type(p, e, TY_INT, op);
 }
 
 static int enter(parser_t *p)
@@ -865,11 +870,7 @@ static weir__expr_t *parse_string_op(parser_t *p, weir__expr_t *lhs, weir__op_t 
 {
     const char *name = weir__tok_name(p->tok.kind);
     weir__loc_t loc = p->tok.loc;
-    if (!is_primary(lhs))
-        error_at(p, lhs->loc, "syntax error, a boolean expression cannot be an operand of \"%s\"",
-                 name);
-    else if (type_of(lhs) != TY_TEXT && type_of(lhs) != TY_ANY)
-        error_at(p, lhs->loc, "wrong type \"%s\" for %s operator", type_name(type_of(lhs)), name);
+    need_type(p, lhs, TY_TEXT, name);
     next(p);
     weir__expr_t *rhs;
     if (op == WEIR__E_MATCHES) {
@@ -881,12 +882,8 @@ static weir__expr_t *parse_string_op(parser_t *p, weir__expr_t *lhs, weir__op_t 
         }
         rhs = parse_bin(p, 1);
         p->nest--;
-        if (rhs && !is_primary(rhs))
-            error_at(p, rhs->loc,
-                     "syntax error, a boolean expression cannot be an operand of \"%s\"", name);
-        else if (rhs && type_of(rhs) != TY_TEXT && type_of(rhs) != TY_ANY)
-            error_at(p, rhs->loc, "wrong type \"%s\" for %s operator", type_name(type_of(rhs)),
-                     name);
+        if (rhs)
+            need_type(p, rhs, TY_TEXT, name);
     }
     if (!rhs) {
         weir__expr_free(lhs);

@@ -1193,6 +1193,10 @@ int weir__re_finish(weir__re_t *re)
     if (weir__rprog_compile(&re->fwd, re->root, 0) < 0 ||
         weir__rprog_compile(&re->bwd, re->root, 1) < 0 || weir__re_atoms(re) < 0)
         return -1;
+    for (uint32_t k = 0; re->fast && k < re->natoms; k++)
+        for (uint32_t i = 0; re->root->type == RN_CAT && i < re->root->nkids; i++)
+            if (re->root->kids[i] == re->atoms[k].node)
+                re->atoms[k].tok = i;
     /* YARA limits the backward and the forward part to RE_SCAN_LIMIT bytes each. */
     uint64_t lim = (uint64_t)re->maxb + WEIR__RE_SCAN_LIMIT;
     re->limit = re->max_len < lim ? re->max_len : (uint32_t)lim;

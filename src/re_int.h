@@ -63,6 +63,7 @@ typedef struct ratom {
     uint32_t alen;  /* bytes of the atom in the data (wide: interleaved zeros count) */
     uint32_t maxb;  /* longest backward part, capped at WEIR__RE_SCAN_LIMIT */
     uint32_t order; /* rank among atoms ending at the same offset (YARA's match-list order) */
+    uint32_t tok;   /* fast hex strings: the index of node among the root's kids */
     const uint8_t *sets[4]; /* the atom's bytes: each in its set (NULL: any byte)... */
     uint8_t zero[4];        /* ...or, for the zeros "wide" interleaves, 0x00 */
 } ratom_t;

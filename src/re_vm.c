@@ -668,16 +668,6 @@ more:
 
 /* ---- yr_re_fast_exec --------------------------------------------------------- */
 
-/* The IR node n's index among the hex string's tokens (its root's kids), or 0. */
-static uint32_t token_index(const weir__re_t *re, const rnode_t *n)
-{
-    const rnode_t *r = re->root;
-    for (uint32_t i = 0; r->type == RN_CAT && i < r->nkids; i++)
-        if (r->kids[i] == n)
-            return i;
-    return 0;
-}
-
 typedef struct fast_item {
     uint32_t tok;     /* next token; UINT32_MAX: repeats whose bytes are not here yet */
     uint32_t matched; /* bytes matched so far */
@@ -1033,7 +1023,7 @@ static int forward_from(weir__re_memo_t *m, const weir__re_t *re, uint32_t k, co
         *f = x->f;
         return x->fwd;
     }
-    int rc = re->fast ? fast_run(re, token_index(re, re->atoms[k].node), buf, len, i, at_end, f)
+    int rc = re->fast ? fast_run(re, re->atoms[k].tok, buf, len, i, at_end, f)
                       : fwd_run(re, re->atoms[k].fip, buf, len, i, base, at_end, f);
     if (x && rc != WEIR__RE_MORE) {
         x->fwd = rc;

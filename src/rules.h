@@ -102,7 +102,6 @@ struct weir_rules {
 
     /* external variables with their defaults (names and strings owned) */
     weir_var_t *vars;
-    uint8_t *var_kind; /* weir__var_kind_t of each */
     uint32_t nvars;
 };
 

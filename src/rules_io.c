@@ -436,8 +436,7 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
             r->code.nres++;
     }
     uint32_t nvars = get_count(in, 17);
-    if (!(r->vars = calloc(nvars ? nvars : 1, sizeof *r->vars)) ||
-        !(r->var_kind = calloc(nvars ? nvars : 1, 1)))
+    if (!(r->vars = calloc(nvars ? nvars : 1, sizeof *r->vars)))
         return -1;
     for (uint32_t i = 0; i < nvars && !in->bad; i++) {
         weir_var_t *v = &r->vars[r->nvars++];
@@ -445,7 +444,6 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         v->type = (weir_var_type_t)get_u8(in);
         v->integer = (int64_t)get_u64(in);
         v->string = get_bytes(in, &v->string_len);
-        r->var_kind[i] = v->type == WEIR_VAR_STRING ? WEIR__VAR_STRING : WEIR__VAR_INT;
         if (!v->name || !*v->name || v->type < WEIR_VAR_INTEGER || v->type > WEIR_VAR_STRING ||
             (v->type == WEIR_VAR_BOOLEAN && (v->integer < 0 || v->integer > 1)))
             in->bad = 1;
@@ -486,7 +484,7 @@ static int read_rules(rbuf_t *in, weir_rules_t *r)
         if ((uint64_t)s->first_variant + s->nvariants > r->nvariants || !s->id)
             in->bad = 1;
     }
-    if (!in->bad && weir__code_check(&r->code, r->nstrings, r->nrules, r->var_kind, r->nvars) != 0)
+    if (!in->bad && weir__code_check(&r->code, r->nstrings, r->nrules, r->vars, r->nvars) != 0)
         in->bad = 1;
     return 0;
 }

@@ -113,10 +113,9 @@ struct weir_scanner {
     } * reps;
     size_t nreps, cap_reps;
     struct weir__re_memo *memo; /* atom occurrences of the stream being settled (re.h) */
-    /* external variables: the scanner's values (strings it set are owned, flag in var_own),
-       and room to merge a stream's own values over them (vars.c) */
+    /* external variables: the scanner's values (a string other than the rules' default is the
+       scanner's own copy), and room to merge a stream's own values over them (vars.c) */
     weir__varval_t *vars, *mix;
-    uint8_t *var_own;
 };
 
 /* What one call is working on. */

@@ -15,8 +15,7 @@ int weir__vars_init(weir_scanner_t *sc)
     uint32_t n = r->nvars;
     sc->vars = calloc(n ? n : 1, sizeof *sc->vars);
     sc->mix = calloc(n ? n : 1, sizeof *sc->mix);
-    sc->var_own = calloc(n ? n : 1, 1);
-    if (!sc->vars || !sc->mix || !sc->var_own)
+    if (!sc->vars || !sc->mix)
         return -1;
     for (uint32_t i = 0; i < n; i++) {
         sc->vars[i].i = r->vars[i].integer;
@@ -26,14 +25,19 @@ int weir__vars_init(weir_scanner_t *sc)
     return 0;
 }
 
+/* 1 when the scanner's value of variable i is its own copy (set by weir_scanner_set_var). */
+static int owned(const weir_scanner_t *sc, uint32_t i)
+{
+    return sc->vars[i].s && sc->vars[i].s != (const uint8_t *)sc->rules->vars[i].string;
+}
+
 void weir__vars_free(weir_scanner_t *sc)
 {
-    for (uint32_t i = 0; sc->vars && sc->var_own && i < sc->rules->nvars; i++)
-        if (sc->var_own[i])
+    for (uint32_t i = 0; sc->vars && i < sc->rules->nvars; i++)
+        if (owned(sc, i))
             free((void *)sc->vars[i].s);
     free(sc->vars);
     free(sc->mix);
-    free(sc->var_own);
 }
 
 const weir__varval_t *weir__vars_of(weir_scanner_t *sc, const weir__stream_t *st)
@@ -111,11 +115,10 @@ weir_status_t weir_scanner_set_var(weir_scanner_t *sc, const weir_var_t *var)
     uint8_t *s = copy_bytes(NULL, var->string, var->string_len);
     if (!s)
         return WEIR_ENOMEM;
-    if (sc->var_own[i])
+    if (owned(sc, (uint32_t)i))
         free((void *)v->s);
     v->s = s;
     v->len = var->string_len;
-    sc->var_own[i] = 1;
     return WEIR_OK;
 }
 
