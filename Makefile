@@ -15,7 +15,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 
-DEPS_PC    := libhs
+DEPS_PC    := libhs lmdb
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS_PC) 2>/dev/null)
 DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null)
 
@@ -32,12 +32,13 @@ SAN_DIR_asan  := build/san
 SAN_DIR_ubsan := build/ubsan
 
 # Debian packages `make demo` and `make test` need.
-DEB_DEPS   := gcc make pkg-config libvectorscan-dev yara python3
+DEB_DEPS   := gcc make pkg-config libvectorscan-dev liblmdb-dev yara python3
 
 SRCS       := $(wildcard src/*.c)
 OBJS       := $(SRCS:src/%.c=build/obj/%.o)
 TESTS      := $(wildcard tests/test_*.c)
 BENCHES    := $(wildcard bench/*.c)
+TOOL_SRCS  := tools/weir.c tools/perf.c
 EXAMPLES   := build/examples/stream
 
 .PHONY: all help deps test asan ubsan demo bench compat fuzz install uninstall clean format format-check \
@@ -61,8 +62,8 @@ build/$(SONAME): $(OBJS)
 	$(CC) -shared -Wl,-soname,$(SONAME) $(CFLAGS) -o $@ $^ $(LDLIBS)
 	ln -sf $(SONAME) build/libweir.so
 
-build/weir: tools/weir.c include/weir.h build/libweir.a
-	$(CC) $(ALL_CFLAGS) -o $@ $< build/libweir.a $(LDLIBS)
+build/weir: $(TOOL_SRCS) tools/cli.h include/weir.h build/libweir.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_SRCS) build/libweir.a $(LDLIBS)
 
 build/examples/%: examples/%.c include/weir.h build/libweir.a
 	@mkdir -p $(@D)
@@ -90,8 +91,8 @@ $$(SAN_DIR_$(1))/obj/%.o: src/%.c $$(wildcard src/*.h) include/weir.h
 $$(SAN_DIR_$(1))/test_%: tests/test_%.c $$(wildcard tests/*.h src/*.h) $$(OBJS_$(1))
 	$$(CC) $$(ALL_CFLAGS) -O1 $$(SAN_$(1)) -o $$@ $$< $$(OBJS_$(1)) $$(LDLIBS)
 
-$$(SAN_DIR_$(1))/weir: tools/weir.c include/weir.h $$(OBJS_$(1))
-	$$(CC) $$(ALL_CFLAGS) -O1 $$(SAN_$(1)) -o $$@ $$< $$(OBJS_$(1)) $$(LDLIBS)
+$$(SAN_DIR_$(1))/weir: $$(TOOL_SRCS) tools/cli.h include/weir.h $$(OBJS_$(1))
+	$$(CC) $$(ALL_CFLAGS) -O1 $$(SAN_$(1)) -o $$@ $$(TOOL_SRCS) $$(OBJS_$(1)) $$(LDLIBS)
 
 build-$(1): $$(TESTS:tests/%.c=$$(SAN_DIR_$(1))/%) $$(SAN_DIR_$(1))/weir
 
@@ -120,9 +121,12 @@ demo: deps
 	@echo '$$ build/weir scan --json -r examples/rules/auth.yar examples/logs/sshd.log'
 	@build/weir scan --json -r examples/rules/auth.yar examples/logs/sshd.log
 
+# Every benchmark in name order (bench, then scale); arguments for one go in BENCH_ARGS_<name>,
+# e.g. `make bench BENCH_ARGS_scale="--streams 100000"` (bench/README.md).
 bench: all $(BENCHES:bench/%.c=build/bench/%)
 	@if [ -z "$(BENCHES)" ]; then echo "bench: no benchmarks in bench/ yet"; fi
-	@set -e; for b in $(BENCHES:bench/%.c=build/bench/%); do echo "== $$b"; $$b; done
+	@set -e; $(foreach b,$(sort $(BENCHES:bench/%.c=%)),\
+	  echo "== build/bench/$(b) $(BENCH_ARGS_$(b))"; build/bench/$(b) $(BENCH_ARGS_$(b));)
 
 # weir against yara on public rule sets and logcheck-derived rules (bench/README.md).
 compat: all
@@ -157,7 +161,7 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libweir.so \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig/weir.pc $(DESTDIR)$(BINDIR)/weir $(DESTDIR)$(MANDIR)/man1/weir.1
 
-FORMAT_FILES = $(wildcard src/*.[ch] tools/*.c tests/*.[ch] include/*.h examples/*.c bench/*.c fuzz/*.c)
+FORMAT_FILES = $(wildcard src/*.[ch] tools/*.[ch] tests/*.[ch] include/*.h examples/*.c bench/*.c fuzz/*.c)
 
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_FILES)

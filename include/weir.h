@@ -73,7 +73,8 @@ WEIR_API const char *weir_version(void);
     X(EENGINE, -9, "the Vectorscan engine reported an error")                                      \
     X(ELIMIT, -10, "a configured limit was exceeded")                                              \
     X(ESTATE, -11, "call not allowed in the current state")                                        \
-    X(EVAR, -12, "no such external variable, or a value of another type")
+    X(EVAR, -12, "no such external variable, or a value of another type")                          \
+    X(ERULES, -13, "the snapshot belongs to other compiled rules")
 
 typedef enum weir_status {
 #define WEIR__STATUS_ENUM(name, value, msg) WEIR_##name = value,
@@ -332,6 +333,24 @@ typedef struct weir_rule_result {
 
 typedef int (*weir_result_cb)(const weir_rule_result_t *result, void *user);
 
+/*
+ * How the trace id of a line is found (weir_scanner_options_t.trace_mode).  Only the first
+ * max_line bytes of a line are searched; an id longer than 256 bytes is cut; an empty id ("",
+ * an empty JSON string, an empty group) is an id.  JSON: the line is read only as far as the
+ * field (its first occurrence); a string value is unescaped (\uXXXX to UTF-8), a number, true,
+ * false or null is taken as written; an object or array value, a missing field or a line that
+ * is not a JSON object give none.  REGEX: a line where the group takes no part gives none.
+ */
+typedef enum weir_trace_mode {
+    WEIR_TRACE_QUOTED = 0, /* the last double-quoted string of the line (the default); a
+                              backslash escapes the next byte */
+    WEIR_TRACE_JSON = 1,   /* the value of field trace_arg of a line that is a JSON object
+                              ("a.b" names field b of object field a) */
+    WEIR_TRACE_REGEX = 2,  /* the first capture group of the POSIX extended regular
+                              expression trace_arg, at its first match in the line */
+    WEIR_TRACE_NONE = 3    /* no trace ids */
+} weir_trace_mode_t;
+
 /* Scanner options, set at creation.  Zero means the default. */
 typedef struct weir_scanner_options {
     /* Bytes of each match kept for weir_string_match_t.data: 0 keeps none
@@ -340,12 +359,48 @@ typedef struct weir_scanner_options {
     /* Longest line kept while looking for its trace id; the rest of a longer
      * line is not searched.  Default WEIR_DEFAULT_MAX_LINE. */
     uint32_t max_line;
+    /* Trace ids: weir_trace_mode_t, and its field name or regular expression. */
+    uint32_t trace_mode;
+    const char *trace_arg;
+    /* Record mode (log alerting): each line, without its newline, is a file of its own,
+       evaluated when the line ends.  Offsets, filesize, anchors and integer reads are then
+       relative to the line; every non-private rule the line matches is an event, once per
+       line (line = its number, trace_ids = the line's trace id, at_close = 0), and nothing
+       fires in the middle of a line.  weir_stream_results and weir_stream_close report the
+       last line if it has no newline yet (at_close = 1), and nothing otherwise.  Default 0:
+       the whole stream is one file and a rule fires once per stream. */
+    int records;
+    /* Memory budget for stream contexts, in bytes (weir_memory_usage); 0: none.  Over it,
+       the least recently used streams are evicted to compact snapshots and restored on their
+       next use, with identical results. */
+    size_t memory_limit;
+    /* Matches kept per string per stream (YARA's limit, WEIR_MAX_STRING_MATCHES, by default
+       and at most): the matches past it are dropped, as YARA drops them, so conditions count
+       at most this many.  Lower it to bound the memory of streams that match a lot. */
+    uint32_t max_matches;
+    /* Where evicted streams' snapshots go: NULL keeps them in memory (counted in
+       weir_memory_usage); a directory: an LMDB store created there (its contents are
+       temporary and removed when the scanner is freed; weir_scanner_new returns WEIR_EIO
+       when it cannot be created).  A stream evicted there costs no memory at all. */
+    const char *spill_dir;
 } weir_scanner_options_t;
 
 #define WEIR_MAX_MATCH_DATA 512
 #define WEIR_DEFAULT_MAX_LINE 65536
 /* Matches kept per string per stream, as YARA (yara 4.2: 1,000,000). */
 #define WEIR_MAX_STRING_MATCHES 1000000
+
+/*
+ * Checks a trace mode and its argument as weir_scanner_new would (which returns WEIR_EINVAL
+ * for the same errors), to tell a user why: for WEIR_TRACE_JSON a field path whose names are
+ * not empty, for WEIR_TRACE_REGEX a POSIX extended regular expression that compiles and has a
+ * capture group.  arg is ignored by WEIR_TRACE_QUOTED and WEIR_TRACE_NONE.  On an error, msg
+ * (msglen bytes, may be 0) receives one line without the option's name, e.g. "unmatched ( or
+ * \(" or "no capture group: put the trace id in ( )".  Thread safe.
+ * Returns WEIR_OK, WEIR_EINVAL (also for a NULL msg with msglen > 0) or WEIR_ENOMEM.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_trace_check(uint32_t mode, const char *arg, char *msg,
+                                                         size_t msglen);
 
 /*
  * Creates a scanner over rules, which must outlive it.  options may be NULL.
@@ -394,6 +449,27 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scan_chunk(weir_scanner_t *scanner,
                                                         const weir_id_t *id, const void *data,
                                                         size_t len);
 
+/* One chunk of one stream, for weir_scan_batch. */
+typedef struct weir_chunk {
+    weir_id_t stream;
+    const void *data;
+    size_t len;
+} weir_chunk_t;
+
+/*
+ * Feeds n chunks, in order, exactly as n calls of weir_scan_chunk would (the same events in
+ * the same order, the same results), but faster when they belong to many streams: while one
+ * chunk is scanned, the contexts of the next ones are already being fetched from memory, so a
+ * switch to a stream that is not in the CPU's caches costs less.  A collector that reads
+ * several connections at once should hand their chunks over together.  Stops at the first
+ * call that does not return WEIR_OK and returns its status (WEIR_ESTOPPED: that chunk was
+ * still consumed); *done (may be NULL) receives the number of chunks fed.  WEIR_EINVAL (and
+ * nothing fed) when a chunk has data NULL with len > 0.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scan_batch(weir_scanner_t *scanner,
+                                                        const weir_chunk_t *chunks, size_t n,
+                                                        size_t *done);
+
 /*
  * Feeds one line (without its terminator) to stream id: exactly
  * weir_scan_chunk of the line followed by "\n".  A line must not contain '\n'
@@ -428,16 +504,34 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_close(weir_scanner_t *scanne
 WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_reset(weir_scanner_t *scanner,
                                                           const weir_id_t *id);
 
+/*
+ * What a live stream context holds, by part, in bytes (allocation accounting: what weir asked
+ * the allocator for, without the allocator's own overhead).
+ */
+typedef struct weir_memory_parts {
+    size_t context;    /* the fixed part of the context (and its extras, once it has any)   */
+    size_t vectorscan; /* Vectorscan's stream state                                         */
+    size_t history;    /* bytes kept for matches that may still complete                    */
+    size_t matches;    /* match lists, match data, chained-string candidates                */
+    size_t trace_ids;  /* trace ids kept for matches                                        */
+    size_t other;      /* the partial line (trace ids), pending matches, rule states,
+                          variables, integer-read bytes                                     */
+} weir_memory_parts_t;
+
 /* Per-stream statistics. */
 typedef struct weir_stream_stats {
     uint64_t bytes;          /* bytes received                               */
     uint64_t lines;          /* complete lines received                      */
-    uint64_t string_matches; /* string matches found so far                  */
-    uint64_t rules_fired;    /* match events delivered                       */
-    size_t memory;           /* bytes of context held, by allocation accounting */
+    uint64_t string_matches; /* string matches found so far (0 while evicted) */
+    uint64_t rules_fired;    /* match events delivered (0 while evicted)     */
+    size_t memory;           /* bytes of memory held: the context, or the snapshot of an
+                                evicted stream (0 when it is in the spill store) */
+    int evicted;             /* 1: held as a snapshot until its next use     */
+    weir_memory_parts_t mem; /* a live stream's memory by part (zero while evicted) */
 } weir_stream_stats_t;
 
-/* Returns WEIR_OK, WEIR_EINVAL or WEIR_ENOTFOUND. */
+/* Returns WEIR_OK, WEIR_EINVAL, WEIR_ENOTFOUND, or (reading a spilled stream's snapshot)
+   WEIR_EIO or WEIR_ENOMEM.  Does not restore an evicted stream. */
 WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_stats(const weir_scanner_t *scanner,
                                                           const weir_id_t *id,
                                                           weir_stream_stats_t *out);
@@ -454,10 +548,120 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_streams(const weir_scanner_
                                                              weir_id_t *ids, size_t cap, size_t *n);
 
 /*
- * Bytes held by all stream contexts of the scanner (stream table included), by
- * the library's own allocation accounting.  Compiled rules are not counted.
+ * Bytes held by all stream contexts of the scanner: the stream table, live contexts, the
+ * snapshots of evicted streams kept in memory and the line buffers kept for streams to borrow,
+ * by the library's own allocation accounting.
+ * Compiled rules and the scanner's working buffers are not counted.  This is the figure the
+ * memory budget (weir_scanner_options_t.memory_limit) bounds.
  */
 WEIR_API size_t weir_memory_usage(const weir_scanner_t *scanner);
+
+/* The scanner's memory, in detail. */
+typedef struct weir_memory_stats {
+    size_t total;         /* weir_memory_usage()                                  */
+    size_t limit;         /* the budget; 0 for none                               */
+    size_t table;         /* the stream table                                     */
+    size_t streams;       /* open streams: live + evicted                         */
+    size_t live, evicted; /* how many of each (evicted: to memory or spilled)     */
+    size_t live_bytes;    /* held by live contexts: the sum of live_parts         */
+    weir_memory_parts_t live_parts;
+    size_t evicted_bytes; /* held by the snapshots of streams evicted to memory   */
+    size_t spare;         /* line buffers the scanner keeps to lend to streams    */
+    size_t spilled;       /* evicted streams whose snapshot is in the spill store */
+    size_t spill_file;    /* bytes of the spill store in use, on disk (not in total) */
+    uint64_t evictions;   /* streams evicted so far                               */
+    uint64_t restores;    /* evicted streams brought back by their next use       */
+    uint64_t expired;     /* streams closed by weir_scanner_expire                */
+} weir_memory_stats_t;
+
+/* Fills *out; walks the stream table (O(streams in memory)).  WEIR_OK or WEIR_EINVAL. */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_memory_stats(const weir_scanner_t *scanner,
+                                                          weir_memory_stats_t *out);
+
+/*
+ * The same as text: json != 0 gives one JSON object (keys as the fields above, live_parts
+ * as an object), otherwise aligned "name  value" lines for people.  *out is NUL-terminated;
+ * free it with free().  WEIR_OK, WEIR_EINVAL or WEIR_ENOMEM.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_memory_stats_format(const weir_scanner_t *scanner,
+                                                                 int json, char **out);
+
+/* ------------------------------------------------------------------------ */
+/* Streams at scale: eviction, idle expiry, snapshots, checkpoints           */
+
+/*
+ * Evicts stream id now: its context becomes a compact snapshot (Vectorscan's compressed
+ * state and the serialized context), kept in memory or in the spill store, and restored
+ * transparently on its next use with identical results.  The memory budget does this by
+ * itself for the least recently used streams; this call is for applications that know a
+ * stream went quiet (and for tests).  Evicting an evicted stream does nothing.  Returns
+ * WEIR_OK, WEIR_EINVAL, WEIR_ENOTFOUND, WEIR_ENOMEM, WEIR_EENGINE, WEIR_EIO (spill store).
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_evict(weir_scanner_t *scanner,
+                                                          const weir_id_t *id);
+
+/*
+ * The clock idle expiry uses, in milliseconds (any origin; it must not go backwards).  The
+ * default (now == NULL) is CLOCK_MONOTONIC_COARSE.  A stream's last use is stamped with it on
+ * every call that feeds or opens the stream.
+ */
+WEIR_API void weir_scanner_set_clock(weir_scanner_t *scanner, uint64_t (*now)(void *user),
+                                     void *user);
+
+/*
+ * Closes every stream unused for more than idle_ms milliseconds, exactly as weir_stream_close
+ * (pending rules fire with at_close = 1, then cb receives each one's final results; cb may be
+ * NULL).  *closed (may be NULL) receives how many were closed.  Call it from time to time,
+ * e.g. once a minute: it looks at every stream.  Returns WEIR_OK, WEIR_EINVAL, WEIR_ENOMEM, or
+ * the first error of a close (the others are still closed).
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_expire(weir_scanner_t *scanner,
+                                                            uint64_t idle_ms, weir_result_cb cb,
+                                                            void *user, size_t *closed);
+
+/*
+ * A snapshot of stream id, to move it to another scanner (or process, or machine) over the
+ * same compiled rules: a header (magic, format version, the fingerprint of the rules, a
+ * checksum), the stream id and its context.  *buf is freed by the caller with free().  The
+ * stream is unchanged.  Returns WEIR_OK, WEIR_EINVAL, WEIR_ENOTFOUND, WEIR_ENOMEM,
+ * WEIR_EENGINE.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_snapshot(weir_scanner_t *scanner,
+                                                             const weir_id_t *id, void **buf,
+                                                             size_t *len);
+
+/*
+ * Opens the stream a snapshot holds, as it was.  Returns WEIR_OK; WEIR_EINVAL; WEIR_EFORMAT
+ * for bytes that are not a weir snapshot, truncated or damaged; WEIR_EVERSION for another
+ * snapshot format; WEIR_ERULES when the snapshot was taken under other compiled rules
+ * (Vectorscan would accept its state and scan garbage); WEIR_ESTATE when the scanner already
+ * has a stream with that id; WEIR_ENOMEM; WEIR_EENGINE.  *id (may be NULL) receives its id.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_restore(weir_scanner_t *scanner,
+                                                            const void *buf, size_t len,
+                                                            weir_id_t *id);
+
+/*
+ * Writes every stream of the scanner (live or evicted) to the checkpoint store at path (an
+ * LMDB environment, created as one file when absent), replacing the previous checkpoint in one
+ * durable transaction: a crash or kill -9 at any moment, even during the call, leaves the
+ * previous complete checkpoint.  Streams are unchanged and stay open.  Returns WEIR_OK,
+ * WEIR_EINVAL, WEIR_EIO (with the store's reason in errno-style text via weir_strerror only),
+ * WEIR_ENOMEM, WEIR_EENGINE.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_checkpoint(weir_scanner_t *scanner,
+                                                                const char *path);
+
+/*
+ * Reopens every stream of the checkpoint at path in a scanner that has no streams yet (they
+ * are restored lazily: each stays a snapshot until its next use, so a restart costs little
+ * memory).  Streams then continue exactly where the checkpoint left them.  Returns WEIR_OK;
+ * WEIR_EINVAL; WEIR_EIO (no such store); WEIR_EFORMAT (damaged); WEIR_EVERSION; WEIR_ERULES
+ * (the checkpoint belongs to other compiled rules); WEIR_ESTATE (the scanner has streams);
+ * WEIR_ENOMEM.  *n (may be NULL) receives the number of streams.
+ */
+WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_restore(weir_scanner_t *scanner,
+                                                             const char *path, size_t *n);
 
 #ifdef __cplusplus
 }

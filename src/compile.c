@@ -214,6 +214,8 @@ static int add_forms(builder_t *b, const weir__ast_string_t *s, uint32_t gi, wei
         }
         v->wide = (uint8_t)wide;
         v->piece = (uint8_t)piece;
+        if (weir__re_can_hold(form, '\n'))
+            ws->nl = 1;
         uint32_t minl = weir__re_min_len(form), maxl = weir__re_max_len(form);
         if (minl == maxl && weir__re_hs_exact(form) && !(s->mods & WEIR__MOD_FULLWORD)) {
             /* Every match has the same length: Vectorscan's end offset fixes the start. */
@@ -273,6 +275,7 @@ static int add_chain(builder_t *b, const weir__ast_string_t *s, uint32_t gi, wei
     for (uint32_t i = 0; i + 1 < n; i++)
         r->gaps[r->ngaps++] = (weir__gap_t){gmin[i], gmax[i]};
     ws->literal = 0; /* the pieces may be literals, the string is not */
+    ws->nl = 1;      /* the bytes between the pieces may be anything */
     free(ws->text);
     ws->text = NULL;
     ws->text_len = 0;
@@ -405,6 +408,8 @@ static int add_text_variants(builder_t *b, const weir__ast_string_t *s, uint32_t
                 continue;
             for (size_t i = 0; i < n; i++)
                 form[i] = (uint8_t)((wide ? (i % 2 ? 0 : s->value[i / 2]) : s->value[i]) ^ k);
+            if (memchr(form, '\n', n))
+                ws->nl = 1;
             weir__variant_t *v = new_variant(b, s, gi, literal_pattern(form, n, 0), flags);
             if (!v) {
                 rc = -1;
@@ -998,6 +1003,13 @@ static weir_status_t build(const weir__ast_t *ast, weir_diags_t *diags, weir_rul
             hist = r->strings[i].max_len;
     /* Room for the bytes around a match that fullword, \b and anchors read. */
     r->history = r->nvariants ? hist + 4 : 0;
+    /* A match that cannot hold a newline starts on the line it ends on: only the strings
+       whose matches can cross line ends need history beyond the current line. */
+    uint32_t cross = 0;
+    for (uint32_t i = 0; i < r->nstrings; i++)
+        if (r->strings[i].nl && r->strings[i].max_len > cross)
+            cross = r->strings[i].max_len;
+    r->cross = cross ? cross + 4 : 0;
     if (stream_head(ast, r, diags) != 0) {
         st = WEIR_ECOMPILE;
         goto fail;
@@ -1005,6 +1017,10 @@ static weir_status_t build(const weir__ast_t *ast, weir_diags_t *diags, weir_rul
     st = build_database(&b);
     if (st != WEIR_OK)
         goto fail;
+    if (weir__rules_fingerprint(r) != 0) {
+        st = WEIR_ENOMEM;
+        goto fail;
+    }
     *out = r;
     r = NULL;
 fail:

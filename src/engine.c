@@ -17,10 +17,11 @@ static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static int load(weir__engine_t *t, const char *isa)
 {
     char name[64];
-    void *p[4];
-    static const char *const fns[4] = {"hs_open_stream", "hs_scan_stream", "hs_close_stream",
-                                       "hs_copy_stream"};
-    for (int i = 0; i < 4; i++) {
+    static const char *const fns[] = {"hs_open_stream", "hs_scan_stream",     "hs_close_stream",
+                                      "hs_copy_stream", "hs_compress_stream", "hs_expand_stream",
+                                      "hs_reset_stream"};
+    void *p[sizeof fns / sizeof fns[0]];
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         snprintf(name, sizeof name, "%s_%s", isa, fns[i]);
         if (!(p[i] = dlsym(RTLD_DEFAULT, name)))
             return -1;
@@ -42,6 +43,9 @@ static int load(weir__engine_t *t, const char *isa)
     memcpy(&t->scan_stream, &p[1], sizeof p[1]);
     memcpy(&t->close_stream, &p[2], sizeof p[2]);
     memcpy(&t->copy_stream, &p[3], sizeof p[3]);
+    memcpy(&t->compress_stream, &p[4], sizeof p[4]);
+    memcpy(&t->expand_stream, &p[5], sizeof p[5]);
+    memcpy(&t->reset_stream, &p[6], sizeof p[6]);
     return 0;
 }
 
@@ -74,6 +78,9 @@ static void choose(void)
     engine.scan_stream = hs_scan_stream;
     engine.close_stream = hs_close_stream;
     engine.copy_stream = hs_copy_stream;
+    engine.compress_stream = hs_compress_stream;
+    engine.expand_stream = hs_expand_stream;
+    engine.reset_stream = hs_reset_stream;
 }
 
 const weir__engine_t *weir__engine(void)

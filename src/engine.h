@@ -27,6 +27,11 @@ typedef struct weir__engine {
     hs_error_t (*close_stream)(hs_stream_t *st, hs_scratch_t *scratch, match_event_handler cb,
                                void *ctx);
     hs_error_t (*copy_stream)(hs_stream_t **to, const hs_stream_t *from);
+    hs_error_t (*compress_stream)(const hs_stream_t *st, char *buf, size_t space, size_t *used);
+    hs_error_t (*reset_stream)(hs_stream_t *st, unsigned flags, hs_scratch_t *scratch,
+                               match_event_handler cb, void *ctx);
+    hs_error_t (*expand_stream)(const hs_database_t *db, hs_stream_t **out, const char *buf,
+                                size_t len);
     /* The platform databases must be compiled for, so that they use only
        engines these entry points have (an AVX2-only literal matcher run by the
        SSE4.2 set would be a call through a null pointer); NULL: the host. */

@@ -24,9 +24,9 @@ static void eval_ctx(weir__scan_t *c, const uint8_t *truth, weir__evalctx_t *ctx
 {
     memset(ctx, 0, sizeof *ctx);
     ctx->filesize = c->st->bytes;
-    ctx->head = c->st->head;
-    ctx->head_len = c->st->head_len;
-    ctx->strings = c->st->lists;
+    ctx->head = c->st->x->head;
+    ctx->head_len = c->st->x->head_len;
+    ctx->strings = c->st->x->lists;
     ctx->rule_true = truth;
     ctx->vars = weir__vars_of(c->sc, c->st);
     ctx->nvars = c->sc->rules->nvars;
@@ -49,12 +49,12 @@ static size_t rule_traces(weir__scan_t *c, uint32_t r)
     if (WEIR__GROW(NULL, sc->tids, sc->tids_cap, MAX_EVENT_TRACES) != 0)
         return 0;
     for (uint32_t s = ru->first_string; s < ru->first_string + ru->nstrings; s++) {
-        const weir__mlist_t *l = &st->lists[s];
+        const weir__mlist_t *l = &st->x->lists[s];
         for (uint32_t i = 0; i < l->n && n < MAX_EVENT_TRACES; i++) {
             uint32_t slot = l->v[i].trace;
-            if (slot == WEIR__NO_TRACE || slot >= st->nslots || !st->slots[slot])
+            if (slot == WEIR__NO_TRACE || slot >= st->x->nslots || !st->x->slots[slot])
                 continue;
-            const char *t = st->slots[slot];
+            const char *t = st->x->slots[slot];
             size_t k;
             for (k = 0; k < n; k++)
                 if (sc->tids[k] == t || strcmp(sc->tids[k], t) == 0)
@@ -71,19 +71,25 @@ static void fire(weir__scan_t *c, uint32_t r, int at_close)
     weir_scanner_t *sc = c->sc;
     weir__stream_t *st = c->st;
     const weir__rule_t *ru = &sc->rules->rules[r];
-    st->fired[r] = 1;
+    st->x->fired[r] = 1;
     if (ru->info.is_private || !c->emit || !sc->cb)
         return;
     weir_match_event_t ev;
     memset(&ev, 0, sizeof ev);
     ev.stream = st->id;
     ev.rule = &ru->info;
-    ev.offset = st->bytes;
-    ev.line = st->lines + (at_close && st->bytes > st->line_start ? 1 : 0);
+    /* (in record mode, a line's event comes with its newline, which is not in st->bytes) */
+    ev.offset = (sc->opt.records ? st->base + !at_close : 0) + st->bytes;
+    /* At close, a last line without its newline counts; a record is counted once evaluated. */
+    ev.line = st->lines + (sc->opt.records || (at_close && st->bytes > st->line_start) ? 1 : 0);
     ev.at_close = at_close;
     ev.ntrace_ids = rule_traces(c, r);
+    if (!ev.ntrace_ids && c->record_trace && sc->tids_cap) {
+        sc->tids[0] = c->record_trace; /* a record's event always names its line */
+        ev.ntrace_ids = 1;
+    }
     ev.trace_ids = sc->tids;
-    st->rules_fired++;
+    st->x->rules_fired++;
     if (sc->cb(&ev, sc->user) != 0)
         c->stopped = 1;
 }
@@ -99,35 +105,40 @@ void weir__eval_live(weir__scan_t *c)
     weir_scanner_t *sc = c->sc;
     weir__stream_t *st = c->st;
     const weir_rules_t *rules = sc->rules;
-    if (c->stopped)
+    /* A stream without extras has matched nothing: only string-less rules can change. */
+    if (c->stopped || (!st->x && !rules->nalways))
         return;
+    if (!weir__sx(sc, st)) {
+        c->err = WEIR_ENOMEM;
+        return;
+    }
     weir__evalctx_t ctx;
-    eval_ctx(c, st->rule_true, &ctx);
+    eval_ctx(c, st->x->rule_true, &ctx);
     for (uint32_t k = 0; k < rules->nalways; k++)
         weir__mark_dirty(c, rules->always[k]);
-    while (st->ndirty && !c->stopped && c->err == WEIR_OK) {
+    while (st->x->ndirty && !c->stopped && c->err == WEIR_OK) {
         /* Lowest rule first, so references to earlier rules see them decided. */
-        size_t n = st->ndirty;
-        qsort(st->dirty, n, sizeof *st->dirty, cmp_u32);
+        size_t n = st->x->ndirty;
+        qsort(st->x->dirty, n, sizeof *st->x->dirty, cmp_u32);
         for (size_t i = 0; i < n; i++)
-            st->is_dirty[st->dirty[i]] = 0;
+            st->x->is_dirty[st->x->dirty[i]] = 0;
         for (size_t i = 0; i < n && !c->stopped; i++) {
-            uint32_t r = st->dirty[i];
+            uint32_t r = st->x->dirty[i];
             const weir__rule_t *ru = &rules->rules[r];
-            if (!ru->live || st->fired[r])
+            if (!ru->live || st->x->fired[r])
                 continue;
-            if (!st->rule_true[r]) {
+            if (!st->x->rule_true[r]) {
                 if (!eval_rule(c, &ctx, r))
                     continue;
-                st->rule_true[r] = 1;
+                st->x->rule_true[r] = 1;
                 for (uint32_t d = rules->dep_at[r]; d < rules->dep_at[r + 1]; d++)
                     weir__mark_dirty(c, rules->deps[d]);
             }
-            if (globals_ok(sc, ru->ns_index, st->rule_true))
+            if (globals_ok(sc, ru->ns_index, st->x->rule_true))
                 fire(c, r, 0);
         }
-        memmove(st->dirty, st->dirty + n, (st->ndirty - n) * sizeof *st->dirty);
-        st->ndirty -= n;
+        memmove(st->x->dirty, st->x->dirty + n, (st->x->ndirty - n) * sizeof *st->x->dirty);
+        st->x->ndirty -= n;
     }
 }
 
@@ -140,7 +151,7 @@ static int report_result(weir__scan_t *c, uint32_t r, weir_result_cb cb, void *u
     size_t n = 0;
     for (uint32_t s = ru->first_string; s < ru->first_string + ru->nstrings; s++) {
         const weir__string_t *ws = &sc->rules->strings[s];
-        const weir__mlist_t *l = &st->lists[s];
+        const weir__mlist_t *l = &st->x->lists[s];
         if (ws->mods & WEIR__MOD_PRIVATE)
             continue;
         if (WEIR__GROW(NULL, sc->res, sc->res_cap, n + l->n) != 0) {
@@ -154,14 +165,14 @@ static int report_result(weir__scan_t *c, uint32_t r, weir_result_cb cb, void *u
             m->length = l->v[i].len;
             m->data = NULL;
             m->data_len = 0;
-            if (st->drefs && st->drefs[s]) {
-                uint64_t d = st->drefs[s][i];
-                m->data = st->arena + (d >> 10);
+            if (st->x->drefs && st->x->drefs[s]) {
+                uint64_t d = st->x->drefs[s][i];
+                m->data = st->x->arena + (d >> 10);
                 m->data_len = (uint32_t)(d & 1023);
             }
             m->is_hex = ws->kind == WEIR__STR_HEX;
             uint32_t slot = l->v[i].trace;
-            m->trace_id = slot < st->nslots ? st->slots[slot] : NULL;
+            m->trace_id = slot < st->x->nslots ? st->x->slots[slot] : NULL;
         }
     }
     weir_rule_result_t res;
@@ -190,8 +201,8 @@ weir_status_t weir__eval_final(weir__scan_t *c, weir_result_cb cb, void *user)
     for (uint32_t r = 0; r < rules->nrules; r++)
         final[r] = truth[r] && globals_ok(sc, rules->rules[r].ns_index, truth);
     for (uint32_t r = 0; r < rules->nrules && !c->stopped; r++)
-        if (final[r] && !st->fired[r])
-            fire(c, r, 1);
+        if (final[r] && !st->x->fired[r])
+            fire(c, r, c->closing);
     int stop = c->stopped;
     for (uint32_t r = 0; r < rules->nrules && cb && !stop && c->err == WEIR_OK; r++)
         if (final[r] && !rules->rules[r].info.is_private && report_result(c, r, cb, user) != 0)

@@ -34,54 +34,49 @@ const uint8_t *weir__view(weir__scan_t *c, uint64_t lo, uint64_t hi)
         hi = c->wend;
     if (lo >= c->chunk_abs)
         return c->chunk ? c->chunk + (lo - c->chunk_abs) : (const uint8_t *)"";
-    /* Part of it is history: assemble ring bytes [lo, chunk_abs) + chunk. */
     uint64_t oldest = c->chunk_abs - st->ring_len;
     if (lo < oldest)
-        return NULL; /* older than kept: the compiler sized history so this cannot happen */
+        return NULL; /* older than kept: history_from (scanner.c) keeps what can be asked */
+    if (hi <= c->chunk_abs)
+        return weir__ring(st) + (lo - oldest); /* all history: the ring is linear */
+    /* Part history, part chunk: assemble them. */
     size_t n = (size_t)(hi - lo);
     weir_scanner_t *sc = c->sc;
     if (WEIR__GROW(NULL, sc->win, sc->win_cap, n + 1) != 0) {
         c->err = WEIR_ENOMEM;
         return NULL;
     }
-    uint32_t cap = sc->rules->history;
     size_t from_ring = (size_t)(c->chunk_abs - lo);
-    uint32_t start = (uint32_t)((st->ring_head + cap - (c->chunk_abs - lo) % cap) % cap);
-    if (from_ring > n)
-        from_ring = n;
-    size_t first = cap - start < from_ring ? cap - start : from_ring;
-    memcpy(sc->win, st->ring + start, first);
-    memcpy(sc->win + first, st->ring, from_ring - first);
-    if (n > from_ring)
-        memcpy(sc->win + from_ring, c->chunk, n - from_ring);
+    memcpy(sc->win, weir__ring(st) + (lo - oldest), from_ring);
+    memcpy(sc->win + from_ring, c->chunk, n - from_ring);
     return sc->win;
 }
 
 void weir__mark_dirty(weir__scan_t *c, uint32_t rule)
 {
     weir__stream_t *st = c->st;
-    if (st->is_dirty[rule] || st->fired[rule])
+    if (st->x->is_dirty[rule] || st->x->fired[rule])
         return;
-    if (WEIR__GROW(&st->mem, st->dirty, st->cap_dirty, st->ndirty + 1) != 0) {
+    if (WEIR__GROW(&st->mem, st->x->dirty, st->x->cap_dirty, st->x->ndirty + 1) != 0) {
         c->err = WEIR_ENOMEM;
         return;
     }
-    st->is_dirty[rule] = 1;
-    st->dirty[st->ndirty++] = rule;
+    st->x->is_dirty[rule] = 1;
+    st->x->dirty[st->x->ndirty++] = rule;
 }
 
 /* Records a match of string s at [p, p + len). */
 static void add_match(weir__scan_t *c, uint32_t s, uint64_t p, uint32_t len)
 {
     weir__stream_t *st = c->st;
-    weir__mlist_t *l = &st->lists[s];
+    weir__mlist_t *l = &st->x->lists[s];
     uint32_t i = l->n;
     while (i > 0 && l->v[i - 1].off > p)
         i--;
     if (i > 0 && l->v[i - 1].off == p)
         return; /* one match per start offset, the first decided */
-    if (l->n >= WEIR_MAX_STRING_MATCHES) {
-        st->too_many = 1;
+    if (l->n >= c->sc->opt.max_matches) {
+        st->x->too_many = 1;
         return;
     }
     uint32_t trace = WEIR__NO_TRACE;
@@ -97,19 +92,19 @@ static void add_match(weir__scan_t *c, uint32_t s, uint64_t p, uint32_t len)
         uint32_t dlen = len < c->sc->opt.match_data ? len : c->sc->opt.match_data;
         const uint8_t *d = weir__view(c, p, p + dlen);
         size_t old_cap = l->cap;
-        if (WEIR__GROW(&st->mem, st->drefs[s], old_cap, cap) != 0 ||
-            WEIR__GROW(&st->mem, st->arena, st->arena_cap, st->arena_len + dlen) != 0) {
+        if (WEIR__GROW(&st->mem, st->x->drefs[s], old_cap, cap) != 0 ||
+            WEIR__GROW(&st->mem, st->x->arena, st->x->arena_cap, st->x->arena_len + dlen) != 0) {
             c->err = WEIR_ENOMEM;
             return;
         }
         if (d)
-            memcpy(st->arena + st->arena_len, d, dlen);
+            memcpy(st->x->arena + st->x->arena_len, d, dlen);
         else
             dlen = 0;
-        dref = (uint64_t)st->arena_len << 10 | dlen;
-        st->arena_len += dlen;
-        memmove(st->drefs[s] + i + 1, st->drefs[s] + i, (l->n - i) * sizeof(uint64_t));
-        st->drefs[s][i] = dref;
+        dref = (uint64_t)st->x->arena_len << 10 | dlen;
+        st->x->arena_len += dlen;
+        memmove(st->x->drefs[s] + i + 1, st->x->drefs[s] + i, (l->n - i) * sizeof(uint64_t));
+        st->x->drefs[s][i] = dref;
     }
     l->cap = (uint32_t)cap;
     memmove(l->v + i + 1, l->v + i, (l->n - i) * sizeof *l->v);
@@ -117,7 +112,7 @@ static void add_match(weir__scan_t *c, uint32_t s, uint64_t p, uint32_t len)
     l->v[i].len = len;
     l->v[i].trace = trace;
     l->n++;
-    st->string_matches++;
+    st->x->string_matches++;
     weir__mark_dirty(c, c->sc->rules->strings[s].rule);
 }
 
@@ -125,30 +120,12 @@ static void add_match(weir__scan_t *c, uint32_t s, uint64_t p, uint32_t len)
 
 void weir__chains_free(const weir_rules_t *r, weir__stream_t *st)
 {
-    if (!st->chains)
+    if (!st->x->chains)
         return;
     for (uint32_t i = 0; i < r->ngaps; i++)
-        weir__free(&st->mem, st->chains[i].v, st->chains[i].cap * sizeof *st->chains[i].v);
-    weir__free(&st->mem, st->chains, r->ngaps * sizeof *st->chains);
-    st->chains = NULL;
-}
-
-int weir__chains_copy(const weir_rules_t *r, weir__stream_t *dst, const weir__stream_t *src)
-{
-    if (!src->chains)
-        return 0;
-    if (!(dst->chains = weir__calloc(&dst->mem, r->ngaps, sizeof *dst->chains)))
-        return -1;
-    for (uint32_t i = 0; i < r->ngaps; i++) {
-        const struct weir__chainl *l = &src->chains[i];
-        if (!l->n)
-            continue;
-        if (!(dst->chains[i].v = weir__malloc(&dst->mem, l->n * sizeof *l->v)))
-            return -1;
-        memcpy(dst->chains[i].v, l->v, l->n * sizeof *l->v);
-        dst->chains[i].n = dst->chains[i].cap = l->n;
-    }
-    return 0;
+        weir__free(&st->mem, st->x->chains[i].v, st->x->chains[i].cap * sizeof *st->x->chains[i].v);
+    weir__free(&st->mem, st->x->chains, r->ngaps * sizeof *st->x->chains);
+    st->x->chains = NULL;
 }
 
 static int gap_ok(const weir__gap_t *g, const struct weir__cmatch *m, uint64_t p)
@@ -166,8 +143,8 @@ static void chain_add(weir__scan_t *c, struct weir__chainl *l, uint64_t p, uint3
         i--;
     if (i > 0 && l->v[i - 1].off == p)
         return;
-    if (l->n >= WEIR_MAX_STRING_MATCHES) {
-        st->too_many = 1;
+    if (l->n >= c->sc->opt.max_matches) {
+        st->x->too_many = 1;
         return;
     }
     size_t cap = l->cap;
@@ -192,7 +169,7 @@ static void chain_link(weir__scan_t *c, const weir__string_t *s, uint32_t k, str
     if (k == 0)
         return;
     const weir__gap_t *g = &c->sc->rules->gaps[s->chain + k - 1];
-    struct weir__chainl *prev = &c->st->chains[s->chain + k - 1];
+    struct weir__chainl *prev = &c->st->x->chains[s->chain + k - 1];
     for (uint32_t i = 0; i < prev->n; i++)
         if (gap_ok(g, &prev->v[i], m->off))
             chain_link(c, s, k - 1, &prev->v[i], links + 1);
@@ -209,20 +186,21 @@ static void chain_match(weir__scan_t *c, uint32_t si, uint32_t k, uint64_t p, ui
     const weir_rules_t *r = c->sc->rules;
     const weir__string_t *s = &r->strings[si];
     weir__stream_t *st = c->st;
-    if (!st->chains && !(st->chains = weir__calloc(&st->mem, r->ngaps, sizeof *st->chains))) {
+    if (!st->x->chains &&
+        !(st->x->chains = weir__calloc(&st->mem, r->ngaps, sizeof *st->x->chains))) {
         c->err = WEIR_ENOMEM;
         return;
     }
     if (k == 0) {
-        chain_add(c, &st->chains[s->chain], p, len);
+        chain_add(c, &st->x->chains[s->chain], p, len);
         return;
     }
     int tail = k + 1 == s->npieces;
     const weir__gap_t *g = &r->gaps[s->chain + k - 1];
-    struct weir__chainl *prev = &st->chains[s->chain + k - 1];
+    struct weir__chainl *prev = &st->x->chains[s->chain + k - 1];
     uint64_t lower = p;
-    if (!tail && st->chains[s->chain + k].n)
-        lower = st->chains[s->chain + k].v[0].off;
+    if (!tail && st->x->chains[s->chain + k].n)
+        lower = st->x->chains[s->chain + k].v[0].off;
     int found = 0;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < prev->n; i++) {
@@ -237,13 +215,13 @@ static void chain_match(weir__scan_t *c, uint32_t si, uint32_t k, uint64_t p, ui
     if (!found)
         return;
     if (!tail) {
-        chain_add(c, &st->chains[s->chain + k], p, len);
+        chain_add(c, &st->x->chains[s->chain + k], p, len);
         return;
     }
     for (uint32_t i = 0; i < prev->n; i++)
         if (gap_ok(g, &prev->v[i], p))
             chain_link(c, s, k - 1, &prev->v[i], 1);
-    struct weir__chainl *head = &st->chains[s->chain];
+    struct weir__chainl *head = &st->x->chains[s->chain];
     kept = 0;
     for (uint32_t i = 0; i < head->n; i++) {
         struct weir__cmatch m = head->v[i];
@@ -377,18 +355,19 @@ static int xor_found(weir__scan_t *c, const weir__string_t *s, uint64_t p)
 static int push_pend(weir__scan_t *c, uint32_t type, uint32_t variant, uint64_t pos)
 {
     weir__stream_t *st = c->st;
-    for (size_t i = 0; i < st->npend; i++)
-        if (st->pend[i].type == type && st->pend[i].variant == variant && st->pend[i].pos == pos)
+    for (size_t i = 0; i < st->x->npend; i++)
+        if (st->x->pend[i].type == type && st->x->pend[i].variant == variant &&
+            st->x->pend[i].pos == pos)
             return 0;
-    if (WEIR__GROW(&st->mem, st->pend, st->cap_pend, st->npend + 1) != 0) {
+    if (WEIR__GROW(&st->mem, st->x->pend, st->x->cap_pend, st->x->npend + 1) != 0) {
         c->err = WEIR_ENOMEM;
         return -1;
     }
-    st->pend[st->npend].pos = pos;
-    st->pend[st->npend].tried = 0;
-    st->pend[st->npend].variant = variant;
-    st->pend[st->npend].type = type;
-    st->npend++;
+    st->x->pend[st->x->npend].pos = pos;
+    st->x->pend[st->x->npend].tried = 0;
+    st->x->pend[st->x->npend].variant = variant;
+    st->x->pend[st->x->npend].type = type;
+    st->x->npend++;
     return 0;
 }
 
@@ -403,7 +382,7 @@ static int on_start(size_t p, void *user)
     back_ctx_t *b = user;
     uint64_t abs = b->base + p;
     const weir__variant_t *v = &b->c->sc->rules->variants[b->variant];
-    const weir__mlist_t *l = &b->c->st->lists[v->string];
+    const weir__mlist_t *l = &b->c->st->x->lists[v->string];
     /* Already decided: nothing to do (matches are few per line; scan from the end).  A chained
        string's list holds whole matches, not its pieces': those are decided each time. */
     for (uint32_t i = b->c->sc->rules->strings[v->string].npieces ? 0 : l->n;
@@ -456,9 +435,9 @@ static void process_report(weir__scan_t *c, uint32_t vi, uint64_t e)
 static int report_waiting(const weir__scan_t *c, uint32_t s, size_t n)
 {
     const weir__stream_t *st = c->st;
-    for (size_t i = 0; i < st->npend && i < n; i++)
-        if (st->pend[i].type == WEIR__P_REPORT &&
-            c->sc->rules->variants[st->pend[i].variant].string == s)
+    for (size_t i = 0; i < st->x->npend && i < n; i++)
+        if (st->x->pend[i].type == WEIR__P_REPORT &&
+            c->sc->rules->variants[st->x->pend[i].variant].string == s)
             return 1;
     return 0;
 }
@@ -473,8 +452,8 @@ static int chain_waiting(const weir__scan_t *c, uint32_t vi, uint64_t pos, size_
     if (!r->strings[v->string].npieces || v->piece == 0)
         return 0;
     const weir__stream_t *st = c->st;
-    for (size_t i = 0; i < st->npend; i++) {
-        const weir__pend_t *pd = &st->pend[i];
+    for (size_t i = 0; i < st->x->npend; i++) {
+        const weir__pend_t *pd = &st->x->pend[i];
         const weir__variant_t *w = &r->variants[pd->variant];
         if (i != self && pd->type != UINT32_MAX && w->string == v->string && w->piece < v->piece &&
             pd->pos < pos)
@@ -490,6 +469,10 @@ int weir__on_report(unsigned id, unsigned long long from, unsigned long long to,
     (void)flags;
     weir__scan_t *c = ctx;
     const weir__variant_t *v = &c->sc->rules->variants[id];
+    if (!c->st->x && !weir__sx(c->sc, c->st)) {
+        c->err = WEIR_ENOMEM;
+        return 1;
+    }
     /* In end order, always: behind a waiting report of the same string, wait too (an ascii
        form waiting for its next byte comes before the wide form ending after it). */
     if ((c->at_end || to + v->lookahead <= c->wend) && !report_waiting(c, v->string, SIZE_MAX) &&
@@ -566,43 +549,43 @@ static int settle_start(weir__scan_t *c, weir__pend_t *pd)
 static size_t settle_pass(weir__scan_t *c)
 {
     weir__stream_t *st = c->st;
-    size_t before = st->npend;
+    size_t before = st->x->npend;
     /* Reports first: they may add starts.  Indices, since the array may grow. */
-    for (size_t i = 0; i < st->npend && c->err == WEIR_OK; i++) {
-        weir__pend_t pd = st->pend[i];
+    for (size_t i = 0; i < st->x->npend && c->err == WEIR_OK; i++) {
+        weir__pend_t pd = st->x->pend[i];
         const weir__variant_t *v = &c->sc->rules->variants[pd.variant];
         if (pd.type != WEIR__P_REPORT || !(c->at_end || pd.pos + v->lookahead <= c->wend) ||
             report_waiting(c, v->string, i) || chain_waiting(c, pd.variant, pd.pos, i))
             continue;
-        st->pend[i].type = UINT32_MAX; /* done */
+        st->x->pend[i].type = UINT32_MAX; /* done */
         process_report(c, pd.variant, pd.pos);
     }
     /* Then the starts; add_match keeps each list in offset order.  A chained string's piece
        waits for the pieces before it (chain_waiting).  Decided entries are marked first and
        dropped after, so that chain_waiting sees the array whole. */
-    size_t added = st->npend - before;
-    for (size_t i = 0; i < st->npend; i++) {
-        weir__pend_t pd = st->pend[i];
+    size_t added = st->x->npend - before;
+    for (size_t i = 0; i < st->x->npend; i++) {
+        weir__pend_t pd = st->x->pend[i];
         if (pd.type != WEIR__P_START || c->err != WEIR_OK ||
             chain_waiting(c, pd.variant, pd.pos, i))
             continue;
         if (settle_start(c, &pd))
-            st->pend[i].type = UINT32_MAX;
+            st->x->pend[i].type = UINT32_MAX;
         else
-            st->pend[i] = pd; /* keeps what settle_start learnt (tried) */
+            st->x->pend[i] = pd; /* keeps what settle_start learnt (tried) */
     }
     size_t kept = 0;
-    for (size_t i = 0; i < st->npend; i++)
-        if (st->pend[i].type != UINT32_MAX)
-            st->pend[kept++] = st->pend[i];
-    st->npend = kept;
+    for (size_t i = 0; i < st->x->npend; i++)
+        if (st->x->pend[i].type != UINT32_MAX)
+            st->x->pend[kept++] = st->x->pend[i];
+    st->x->npend = kept;
     return before + added - kept;
 }
 
 void weir__settle(weir__scan_t *c)
 {
     weir__stream_t *st = c->st;
-    if (!st->npend)
+    if (!st->x || !st->x->npend)
         return;
     /* The memo holds this stream's bytes' answers: start afresh (NULL: run without it). */
     if (!c->sc->memo)
@@ -610,6 +593,6 @@ void weir__settle(weir__scan_t *c)
     weir__re_memo_clear(c->sc->memo);
     /* With chained strings, until nothing more can be decided: deciding a piece's start can
        free the later pieces waiting behind it (chain_waiting). */
-    while (settle_pass(c) > 0 && st->npend && c->err == WEIR_OK && c->sc->rules->ngaps)
+    while (settle_pass(c) > 0 && st->x->npend && c->err == WEIR_OK && c->sc->rules->ngaps)
         ;
 }

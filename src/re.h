@@ -77,6 +77,8 @@ uint32_t weir__re_max_len(const weir__re_t *re);
 /* Longest match YARA can report: min(max_len, longest backward part + WEIR__RE_SCAN_LIMIT),
    the backward part (before the atom) being capped at WEIR__RE_SCAN_LIMIT too. */
 uint32_t weir__re_limit(const weir__re_t *re);
+/* 1 if some match of re may contain byte c (a conservative answer: 1 when unsure). */
+int weir__re_can_hold(const weir__re_t *re, uint8_t c);
 /* 1 if a match may depend on bytes just before its start or after its end (\b \B ^ $). */
 int weir__re_needs_context(const weir__re_t *re);
 /* 1 and the bytes (owned by re) if re is a plain case-sensitive fixed byte string. */

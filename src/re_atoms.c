@@ -570,3 +570,20 @@ uint32_t weir__re_literal_atom(const uint8_t *s, size_t n)
     }
     return at;
 }
+
+static int node_can_hold(const rnode_t *n, uint8_t c)
+{
+    if (n->type == RN_SET)
+        return (n->set[c >> 3] >> (c & 7)) & 1;
+    if (n->type == RN_REP && n->max == 0)
+        return 0;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (node_can_hold(n->kids[i], c))
+            return 1;
+    return 0;
+}
+
+int weir__re_can_hold(const weir__re_t *re, uint8_t c)
+{
+    return !re->root || node_can_hold(re->root, c);
+}

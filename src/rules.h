@@ -57,6 +57,7 @@ typedef struct weir__string {
        the unconfirmed matches of piece k (k < npieces - 1) in its chain list chain + k. */
     uint32_t npieces;
     uint32_t chain;
+    uint8_t nl; /* a match may hold a '\n' (so span lines) */
 } weir__string_t;
 
 /* The gap allowed between the end of a piece's match and the start of the next piece's. */
@@ -86,7 +87,10 @@ struct weir_rules {
     uint32_t nvariants;
     weir__code_t code;
     hs_database_t *db; /* NULL when no rule has strings */
-    uint32_t history;  /* bytes of history a stream keeps */
+    uint32_t history;  /* most bytes of history a stream keeps */
+    uint32_t cross;    /* history kept whatever the lines: for strings whose matches can span
+                          lines (0: none can; a stream keeps its current line, and 4 bytes
+                          before it) */
     weir__gap_t *gaps; /* chained strings (weir__string_t.chain) */
     uint32_t ngaps;
     uint32_t head; /* first bytes a stream keeps for integer reads */
@@ -100,10 +104,17 @@ struct weir_rules {
     uint32_t nns;
     char **ns_names;
 
+    /* names these rules in stream snapshots: the checksum of their serialized form (set by
+       the compiler and the loader) */
+    uint64_t fingerprint;
+
     /* external variables with their defaults (names and strings owned) */
     weir_var_t *vars;
     uint32_t nvars;
 };
+
+/* Sets r->fingerprint from r's serialized form (rules_io.c); -1 out of memory. */
+int weir__rules_fingerprint(weir_rules_t *r);
 
 /* Frees everything a weir_rules_t holds; tolerates a half-built one. */
 void weir__rules_destroy(weir_rules_t *r);

@@ -5,107 +5,20 @@
  */
 #include "scanner.h"
 #include "engine.h"
+#include "spill.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- streams ------------------------------------------------------------ */
-
-static void stream_free(weir_scanner_t *sc, weir__stream_t *st)
-{
-    if (!st)
-        return;
-    const weir_rules_t *r = sc->rules;
-    if (st->hs)
-        weir__engine()->close_stream(st->hs, NULL, NULL, NULL);
-    for (uint32_t s = 0; st->lists && s < r->nstrings; s++) {
-        weir__free(&st->mem, st->lists[s].v, st->lists[s].cap * sizeof(weir__match_t));
-        if (st->drefs)
-            weir__free(&st->mem, st->drefs[s], st->lists[s].cap * sizeof(uint64_t));
-    }
-    weir__free(&st->mem, st->lists, r->nstrings * sizeof *st->lists);
-    weir__free(&st->mem, st->drefs, r->nstrings * sizeof *st->drefs);
-    weir__free(&st->mem, st->arena, st->arena_cap);
-    weir__free(&st->mem, st->ring, r->history);
-    weir__free(&st->mem, st->pend, st->cap_pend * sizeof *st->pend);
-    weir__free(&st->mem, st->head, r->head);
-    weir__free(&st->mem, st->rule_true, (size_t)r->nrules * 3);
-    weir__free(&st->mem, st->dirty, st->cap_dirty * sizeof *st->dirty);
-    weir__trace_free(&st->trace, &st->mem);
-    for (size_t i = 0; i < st->nslots; i++)
-        if (st->slots[i])
-            weir__free(&st->mem, st->slots[i], strlen(st->slots[i]) + 1);
-    weir__free(&st->mem, st->slots, st->cap_slots * sizeof *st->slots);
-    if (st->prev_trace)
-        weir__free(&st->mem, st->prev_trace, WEIR__TRACE_MAX + 1);
-    for (size_t i = 0; i < st->nrecent; i++)
-        weir__free(&st->mem, st->recent[i].trace, strlen(st->recent[i].trace) + 1);
-    weir__free(&st->mem, st->recent, st->cap_recent * sizeof *st->recent);
-    weir__stream_vars_free(st);
-    weir__chains_free(r, st);
-    free(st);
-}
-
-static weir__stream_t *stream_new(weir_scanner_t *sc, const weir_id_t *id)
-{
-    const weir_rules_t *r = sc->rules;
-    weir__stream_t *st = calloc(1, sizeof *st);
-    if (!st)
-        return NULL;
-    st->mem.bytes = sizeof *st;
-    st->id = *id;
-    st->cur_slot = st->prev_slot = WEIR__NO_TRACE;
-    st->lists = weir__calloc(&st->mem, r->nstrings ? r->nstrings : 1, sizeof *st->lists);
-    st->rule_true = weir__calloc(&st->mem, r->nrules ? r->nrules : 1, 3);
-    if (!st->lists || !st->rule_true)
-        goto fail;
-    st->fired = st->rule_true + r->nrules;
-    st->is_dirty = st->fired + r->nrules;
-    if (sc->opt.match_data &&
-        !(st->drefs = weir__calloc(&st->mem, r->nstrings ? r->nstrings : 1, sizeof *st->drefs)))
-        goto fail;
-    if (r->history && !(st->ring = weir__malloc(&st->mem, r->history)))
-        goto fail;
-    if (r->head && !(st->head = weir__malloc(&st->mem, r->head)))
-        goto fail;
-    if (r->db) {
-        if (weir__engine()->open_stream(r->db, 0, &st->hs) != HS_SUCCESS)
-            goto fail;
-        size_t hs_size = 0;
-        if (hs_stream_size(r->db, &hs_size) == HS_SUCCESS)
-            st->mem.bytes += hs_size; /* Vectorscan allocates it; we count it */
-    }
-    return st;
-fail:
-    stream_free(sc, st);
-    return NULL;
-}
-
-/* Remembers the last bytes of a chunk in the history ring. */
-static void ring_append(const weir_rules_t *r, weir__stream_t *st, const uint8_t *p, size_t n)
-{
-    uint32_t cap = r->history;
-    if (!cap || !n)
-        return;
-    if (n > cap) {
-        p += n - cap;
-        n = cap;
-    }
-    /* At most two copies: up to the end of the ring, then from its start. */
-    size_t first = cap - st->ring_head < n ? cap - st->ring_head : n;
-    memcpy(st->ring + st->ring_head, p, first);
-    memcpy(st->ring, p + first, n - first);
-    st->ring_head = (uint32_t)((st->ring_head + n) % cap);
-    st->ring_len = (uint32_t)(st->ring_len + n > cap ? cap : st->ring_len + n);
-}
+/* ---- trace ids of lines --------------------------------------------------- */
 
 static int new_slot(weir__stream_t *st, uint32_t *slot)
 {
-    if (st->nslots >= WEIR__NO_TRACE ||
-        WEIR__GROW(&st->mem, st->slots, st->cap_slots, st->nslots + 1) != 0)
+    if (st->x->nslots >= WEIR__NO_TRACE ||
+        WEIR__GROW(&st->mem, st->x->slots, st->x->cap_slots, st->x->nslots + 1) != 0)
         return -1;
-    st->slots[st->nslots] = NULL;
-    *slot = (uint32_t)st->nslots++;
+    st->x->slots[st->x->nslots] = NULL;
+    *slot = (uint32_t)st->x->nslots++;
     return 0;
 }
 
@@ -128,27 +41,27 @@ int weir__stream_slot_for(weir__scan_t *c, uint64_t end, uint32_t *slot)
     weir__stream_t *st = c->st;
     uint64_t last = end ? end - 1 : 0;
     *slot = WEIR__NO_TRACE;
-    if (last >= st->line_start) {
-        if (st->cur_slot == WEIR__NO_TRACE && new_slot(st, &st->cur_slot) != 0)
+    if (last >= weir__line_start(c->sc, st)) {
+        if (st->x->cur_slot == WEIR__NO_TRACE && new_slot(st, &st->x->cur_slot) != 0)
             goto oom;
-        *slot = st->cur_slot;
-    } else if (last >= st->prev_line_start && st->has_prev_trace) {
-        if (st->prev_slot == WEIR__NO_TRACE) {
-            if (new_slot(st, &st->prev_slot) != 0)
+        *slot = st->x->cur_slot;
+    } else if (last >= st->x->prev_line_start && st->x->prev_trace) {
+        if (st->x->prev_slot == WEIR__NO_TRACE) {
+            if (new_slot(st, &st->x->prev_slot) != 0)
                 goto oom;
-            if (!(st->slots[st->prev_slot] = copy_trace(st, st->prev_trace)))
+            if (!(st->x->slots[st->x->prev_slot] = copy_trace(st, st->x->prev_trace)))
                 goto oom;
         }
-        *slot = st->prev_slot;
+        *slot = st->x->prev_slot;
     } else {
-        for (size_t i = st->nrecent; i-- > 0;) {
-            struct weir__line *l = &st->recent[i];
+        for (size_t i = st->x->nrecent; i-- > 0;) {
+            struct weir__line *l = &st->x->recent[i];
             if (last < l->start || last >= l->end)
                 continue;
             if (l->slot == WEIR__NO_TRACE) {
                 if (new_slot(st, &l->slot) != 0)
                     goto oom;
-                if (!(st->slots[l->slot] = copy_trace(st, l->trace)))
+                if (!(st->x->slots[l->slot] = copy_trace(st, l->trace)))
                     goto oom;
             }
             *slot = l->slot;
@@ -170,56 +83,56 @@ static void remember_line(weir__scan_t *c, const char *t)
 {
     weir__stream_t *st = c->st;
     uint64_t oldest = UINT64_MAX;
-    for (size_t i = 0; i < st->npend; i++)
-        if (st->pend[i].pos < oldest)
-            oldest = st->pend[i].pos;
+    for (size_t i = 0; i < st->x->npend; i++)
+        if (st->x->pend[i].pos < oldest)
+            oldest = st->x->pend[i].pos;
     size_t kept = 0;
-    for (size_t i = 0; i < st->nrecent; i++) {
-        if (st->recent[i].end <= oldest) {
-            weir__free(&st->mem, st->recent[i].trace, strlen(st->recent[i].trace) + 1);
+    for (size_t i = 0; i < st->x->nrecent; i++) {
+        if (st->x->recent[i].end <= oldest) {
+            weir__free(&st->mem, st->x->recent[i].trace, strlen(st->x->recent[i].trace) + 1);
             continue;
         }
-        st->recent[kept++] = st->recent[i];
+        st->x->recent[kept++] = st->x->recent[i];
     }
-    st->nrecent = kept;
-    if (!t || !st->npend || oldest >= st->bytes)
+    st->x->nrecent = kept;
+    if (!t || !st->x->npend || oldest >= st->bytes)
         return;
-    if (WEIR__GROW(&st->mem, st->recent, st->cap_recent, st->nrecent + 1) != 0) {
+    if (WEIR__GROW(&st->mem, st->x->recent, st->x->cap_recent, st->x->nrecent + 1) != 0) {
         c->err = WEIR_ENOMEM;
         return;
     }
-    struct weir__line *l = &st->recent[st->nrecent];
+    struct weir__line *l = &st->x->recent[st->x->nrecent];
     l->start = st->line_start;
     l->end = st->bytes;
-    l->slot = st->cur_slot;
+    l->slot = st->x->cur_slot;
     if (!(l->trace = copy_trace(st, t))) {
         c->err = WEIR_ENOMEM;
         return;
     }
-    st->nrecent++;
+    st->x->nrecent++;
 }
 
 /* The current line ended at c->st->bytes: settle its trace id. */
 static void line_end(weir__scan_t *c)
 {
     weir__stream_t *st = c->st;
-    const char *t = weir__trace_end_line(&st->trace);
-    remember_line(c, t);
-    if (st->cur_slot != WEIR__NO_TRACE && t && !(st->slots[st->cur_slot] = copy_trace(st, t)))
-        c->err = WEIR_ENOMEM;
-    /* One buffer per stream, reused line after line. */
-    st->has_prev_trace = 0;
-    if (t) {
-        if (!st->prev_trace && !(st->prev_trace = weir__malloc(&st->mem, WEIR__TRACE_MAX + 1))) {
+    const char *t = weir__trace_end_line(&st->trace, c->sc->tcfg, &c->sc->tpool, &st->mem);
+    weir__sx_t *x = st->x;
+    if (x) {
+        remember_line(c, t);
+        if (x->cur_slot != WEIR__NO_TRACE && t && !(x->slots[x->cur_slot] = copy_trace(st, t)))
             c->err = WEIR_ENOMEM;
-        } else {
-            strcpy(st->prev_trace, t);
-            st->has_prev_trace = 1;
+        /* A match can end on this line later only while something is pending at its end. */
+        if (x->prev_trace) {
+            weir__free(&st->mem, x->prev_trace, strlen(x->prev_trace) + 1);
+            x->prev_trace = NULL;
         }
+        if (t && x->npend && !(x->prev_trace = copy_trace(st, t)))
+            c->err = WEIR_ENOMEM;
+        x->prev_slot = x->cur_slot;
+        x->cur_slot = WEIR__NO_TRACE;
+        x->prev_line_start = st->line_start;
     }
-    st->prev_slot = st->cur_slot;
-    st->cur_slot = WEIR__NO_TRACE;
-    st->prev_line_start = st->line_start;
     st->line_start = st->bytes;
 }
 
@@ -238,13 +151,35 @@ weir_status_t weir_scanner_new(const weir_rules_t *rules, const weir_scanner_opt
     if (!sc)
         return WEIR_ENOMEM;
     sc->rules = rules;
+    sc->table.key = weir__stream_key;
     if (options)
         sc->opt = *options;
     if (!sc->opt.max_line)
         sc->opt.max_line = WEIR_DEFAULT_MAX_LINE;
-    if (rules->db && hs_alloc_scratch(rules->db, &sc->scratch) != HS_SUCCESS) {
+    if (!sc->opt.max_matches || sc->opt.max_matches > WEIR_MAX_STRING_MATCHES)
+        sc->opt.max_matches = WEIR_MAX_STRING_MATCHES;
+    if (rules->db && (hs_alloc_scratch(rules->db, &sc->scratch) != HS_SUCCESS ||
+                      hs_stream_size(rules->db, &sc->hs_size) != HS_SUCCESS)) {
+        if (sc->scratch)
+            hs_free_scratch(sc->scratch);
         free(sc);
         return WEIR_EENGINE;
+    }
+    char msg[256];
+    int trc = weir__trace_cfg_new(sc->opt.trace_mode, sc->opt.trace_arg, sc->opt.max_line,
+                                  &sc->tcfg, msg, sizeof msg);
+    if (trc != 0) {
+        weir_scanner_free(sc);
+        return trc == -1 ? WEIR_EINVAL : WEIR_ENOMEM;
+    }
+    sc->opt.trace_arg = NULL; /* the configuration keeps its own copy */
+    if (sc->opt.spill_dir) {
+        weir_status_t st = weir__spill_open(sc->opt.spill_dir, &sc->spill);
+        if (st != WEIR_OK) {
+            weir_scanner_free(sc);
+            return st;
+        }
+        sc->opt.spill_dir = NULL;
     }
     /* Global rules per namespace, as a CSR table. */
     sc->glob_at = calloc(rules->nns + 1, sizeof *sc->glob_at);
@@ -269,10 +204,10 @@ void weir_scanner_free(weir_scanner_t *sc)
 {
     if (!sc)
         return;
-    for (size_t i = 0; i < sc->table.cap; i++)
-        if (WEIR__TABLE_LIVE(&sc->table, i))
-            stream_free(sc, sc->table.slots[i].value);
-    weir__table_free(&sc->table);
+    weir__streams_free(sc);
+    weir__spill_close(sc->spill);
+    weir__trace_pool_free(&sc->tpool);
+    weir__trace_cfg_free(sc->tcfg);
     if (sc->scratch)
         hs_free_scratch(sc->scratch);
     weir__re_memo_free(sc->memo);
@@ -351,7 +286,7 @@ static void scan_piece(weir__scan_t *c, size_t from, size_t to)
         const uint8_t *nl = memchr(data + q, '\n', to - q);
         size_t end = nl ? (size_t)(nl - data) + 1 : to;
         size_t text = nl ? end - 1 : end;
-        if (weir__trace_feed(&st->trace, &st->mem, data + q, text - q, sc->opt.max_line) != 0) {
+        if (weir__trace_feed(&st->trace, sc->tcfg, &sc->tpool, &st->mem, data + q, text - q) != 0) {
             c->err = WEIR_ENOMEM;
             return;
         }
@@ -373,25 +308,108 @@ static void scan_piece(weir__scan_t *c, size_t from, size_t to)
     }
 }
 
-weir__stream_t *weir__stream_open(weir_scanner_t *sc, const weir_id_t *id)
+/* Integer reads see the stream's (record's) first bytes: keeps those of data[0, n), which
+   start at c->st->bytes. */
+static void keep_head(weir__scan_t *c, const uint8_t *data, size_t n)
 {
-    weir__stream_t *st = weir__table_get(&sc->table, id);
-    if (!st) {
-        if (!(st = stream_new(sc, id)))
-            return NULL;
-        if (weir__table_put(&sc->table, id, st) != 0) {
-            stream_free(sc, st);
-            return NULL;
+    weir__stream_t *st = c->st;
+    const weir_rules_t *r = c->sc->rules;
+    if (!r->head || st->bytes >= r->head || !n)
+        return;
+    if (!weir__sx(c->sc, st)) {
+        c->err = WEIR_ENOMEM;
+        return;
+    }
+    if (st->x->head_len != st->bytes)
+        return;
+    size_t k = r->head - st->x->head_len;
+    if (k > n)
+        k = n;
+    memcpy(st->x->head + st->x->head_len, data, k);
+    st->x->head_len += (uint32_t)k;
+}
+
+/* Scans c->chunk[0, len) in pieces, which bound the reports held at once. */
+static void scan_pieces(weir__scan_t *c, size_t len)
+{
+    const size_t piece = 65536;
+    for (size_t pos = 0; pos < len && c->err == WEIR_OK;) {
+        size_t n = len - pos < piece ? len - pos : piece;
+        scan_piece(c, pos, pos + n);
+        pos += n;
+    }
+}
+
+/*
+ * Record mode: the line that just ended (without its newline) is a file of its own.  Its end
+ * is the end of the data (Vectorscan's end-of-data matches, anchors, pending matches), its
+ * rules are evaluated once, each matching rule is an event carrying the line's trace id, and
+ * the stream starts the next line afresh.
+ */
+static void record_end(weir__scan_t *c)
+{
+    weir__stream_t *st = c->st;
+    weir_scanner_t *sc = c->sc;
+    if (!weir__sx(sc, st)) {
+        c->err = WEIR_ENOMEM;
+        return;
+    }
+    /* The record's bytes are the history and the chunk scanned last (c->chunk). */
+    c->wend = st->bytes;
+    c->at_end = 1;
+    if (st->hs) {
+        hs_error_t rc = weir__engine()->reset_stream(st->hs, 0, sc->scratch, weir__on_report, c);
+        if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED && c->err == WEIR_OK)
+            c->err = WEIR_EENGINE;
+    }
+    weir__settle(c);
+    const char *t = weir__trace_end_line(&st->trace, sc->tcfg, &sc->tpool, &st->mem);
+    if (st->x->cur_slot != WEIR__NO_TRACE && t &&
+        !(st->x->slots[st->x->cur_slot] = copy_trace(st, t)))
+        c->err = WEIR_ENOMEM;
+    c->record_trace = t;
+    if (c->err == WEIR_OK)
+        c->err = weir__eval_final(c, NULL, NULL);
+    if (c->err == WEIR_ESTOPPED) {
+        c->err = WEIR_OK;
+        c->stopped = 1;
+    }
+    c->record_trace = NULL;
+    c->at_end = 0;
+    weir__record_reset(sc, st);
+}
+
+/* Record mode's feeding: each line scanned up to its newline, which ends the record. */
+static void scan_records(weir__scan_t *c, const uint8_t *data, size_t len)
+{
+    weir__stream_t *st = c->st;
+    for (size_t q = 0; q < len && c->err == WEIR_OK;) {
+        const uint8_t *nl = memchr(data + q, '\n', len - q);
+        size_t end = nl ? (size_t)(nl - data) : len;
+        c->chunk = data + q;
+        c->chunk_abs = st->bytes;
+        keep_head(c, data + q, end - q);
+        scan_pieces(c, end - q);
+        if (c->err != WEIR_OK)
+            break;
+        if (nl) {
+            record_end(c);
+            q = end + 1;
+        } else {
+            if (weir__history_update(c->sc, st, data + q, end - q) != 0)
+                c->err = WEIR_ENOMEM;
+            q = end;
         }
     }
-    return st;
 }
 
 static weir_status_t scan(weir_scanner_t *sc, const weir_id_t *id, const uint8_t *data, size_t len)
 {
-    weir__stream_t *st = weir__stream_open(sc, id);
+    weir_status_t err;
+    weir__stream_t *st = weir__stream_get(sc, id, 1, &err);
     if (!st)
-        return WEIR_ENOMEM;
+        return err;
+    size_t before = st->mem.bytes;
     weir__scan_t c;
     memset(&c, 0, sizeof c);
     c.sc = sc;
@@ -399,23 +417,17 @@ static weir_status_t scan(weir_scanner_t *sc, const weir_id_t *id, const uint8_t
     c.chunk = data;
     c.chunk_abs = st->bytes;
     c.emit = 1;
-    /* Integer reads see the stream's first bytes (only up to the evaluation point: eval.c). */
-    if (st->head_len < sc->rules->head && st->bytes == st->head_len) {
-        size_t n = sc->rules->head - st->head_len;
-        if (n > len)
-            n = len;
-        memcpy(st->head + st->head_len, data, n);
-        st->head_len += (uint32_t)n;
+    if (sc->opt.records) {
+        scan_records(&c, data, len);
+    } else {
+        keep_head(&c, data, len);
+        if (c.err == WEIR_OK)
+            scan_pieces(&c, len);
+        if (weir__history_update(sc, st, data, (size_t)(st->bytes - c.chunk_abs)) != 0 &&
+            c.err == WEIR_OK)
+            c.err = WEIR_ENOMEM;
     }
-    /* Pieces bound the reports held at once. */
-    const size_t piece = 65536;
-    size_t pos = 0;
-    while (pos < len && c.err == WEIR_OK) {
-        size_t n = len - pos < piece ? len - pos : piece;
-        scan_piece(&c, pos, pos + n);
-        pos += n;
-    }
-    ring_append(sc->rules, st, data, pos);
+    weir__stream_done(sc, st, before);
     if (c.err != WEIR_OK)
         return c.err;
     return c.stopped ? WEIR_ESTOPPED : WEIR_OK;
@@ -439,11 +451,53 @@ weir_status_t weir_scan_line(weir_scanner_t *sc, const weir_id_t *id, const void
     return st2 != WEIR_OK ? st2 : st;
 }
 
+weir_status_t weir_scan_batch(weir_scanner_t *sc, const weir_chunk_t *chunks, size_t n,
+                              size_t *done)
+{
+    if (done)
+        *done = 0;
+    if (!sc || (!chunks && n))
+        return WEIR_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!chunks[i].data && chunks[i].len)
+            return WEIR_EINVAL;
+    /* A pipeline over the chunks ahead: the table slot of chunk i + 3D, the context of
+       i + 2D and the Vectorscan state of i + D are on their way from memory while chunk i is
+       scanned (each stage needs what the one before loaded). */
+    enum { D = 4 };
+    for (size_t i = 0; i < n && i < 3 * D; i++) {
+        if (i < 3 * D)
+            weir__stream_prefetch(sc, &chunks[i].stream, 0);
+    }
+    for (size_t i = 0; i < n && i < 2 * D; i++)
+        weir__stream_prefetch(sc, &chunks[i].stream, 1);
+    for (size_t i = 0; i < n && i < D; i++)
+        weir__stream_prefetch_state(sc, &chunks[i].stream);
+    for (size_t i = 0; i < n; i++) {
+        if (i + 3 * D < n)
+            weir__stream_prefetch(sc, &chunks[i + 3 * D].stream, 0);
+        if (i + 2 * D < n)
+            weir__stream_prefetch(sc, &chunks[i + 2 * D].stream, 1);
+        if (i + D < n)
+            weir__stream_prefetch_state(sc, &chunks[i + D].stream);
+        weir_status_t st = scan(sc, &chunks[i].stream, chunks[i].data, chunks[i].len);
+        if (done)
+            *done = i + 1;
+        if (st != WEIR_OK)
+            return st;
+    }
+    return WEIR_OK;
+}
+
 /* Ends st's data: Vectorscan's end-of-data matches, everything pending, the
    last line's trace id. */
 static void finish(weir__scan_t *c)
 {
     weir__stream_t *st = c->st;
+    if (!weir__sx(c->sc, st)) {
+        c->err = WEIR_ENOMEM;
+        return;
+    }
     c->chunk = NULL;
     c->chunk_abs = st->bytes;
     c->wend = st->bytes;
@@ -455,98 +509,42 @@ static void finish(weir__scan_t *c)
             c->err = WEIR_EENGINE;
     }
     weir__settle(c);
-    if (st->bytes > st->line_start) {
-        const char *t = weir__trace_end_line(&st->trace);
-        if (st->cur_slot != WEIR__NO_TRACE && t && !(st->slots[st->cur_slot] = copy_trace(st, t)))
+    if (st->bytes > weir__line_start(c->sc, st)) {
+        const char *t = weir__trace_end_line(&st->trace, c->sc->tcfg, &c->sc->tpool, &st->mem);
+        if (st->x->cur_slot != WEIR__NO_TRACE && t &&
+            !(st->x->slots[st->x->cur_slot] = copy_trace(st, t)))
             c->err = WEIR_ENOMEM;
+        if (c->sc->opt.records)
+            c->record_trace = t;
     }
 }
 
-/* A deep copy of st, so that results can be taken "as if the stream ended"
-   without ending it. */
-static weir__stream_t *stream_clone(weir_scanner_t *sc, const weir__stream_t *src)
+/* The final evaluation of a finished stream; in record mode, of its last line, if any. */
+static weir_status_t final(weir__scan_t *c, weir_result_cb cb, void *user)
 {
-    const weir_rules_t *r = sc->rules;
-    weir__stream_t *st = stream_new(sc, &src->id);
-    if (!st)
+    if (c->err != WEIR_OK)
+        return c->err;
+    if (c->sc->opt.records && c->st->bytes == 0)
+        return WEIR_OK; /* the stream ended with its newline: no record is left */
+    return weir__eval_final(c, cb, user);
+}
+
+/* A deep copy of st (through its snapshot), so that results can be taken "as if the stream
+   ended" without ending it. */
+static weir__stream_t *stream_clone(weir_scanner_t *sc, const weir__stream_t *src,
+                                    weir_status_t *err)
+{
+    weir__wbuf_t w = {0};
+    int rc = weir__snap_save(sc, src, &w);
+    if (rc != 0) {
+        free(w.p);
+        *err = rc == -1 ? WEIR_ENOMEM : WEIR_EENGINE;
         return NULL;
-    if (st->hs) {
-        weir__engine()->close_stream(st->hs, NULL, NULL, NULL);
-        st->hs = NULL;
-        if (src->hs && weir__engine()->copy_stream(&st->hs, src->hs) != HS_SUCCESS)
-            goto fail;
     }
-    st->bytes = src->bytes;
-    st->lines = src->lines;
-    st->string_matches = src->string_matches;
-    st->rules_fired = src->rules_fired;
-    if (r->history)
-        memcpy(st->ring, src->ring, r->history);
-    if (r->head)
-        memcpy(st->head, src->head, src->head_len);
-    st->head_len = src->head_len;
-    st->ring_len = src->ring_len;
-    st->ring_head = src->ring_head;
-    for (uint32_t s = 0; s < r->nstrings; s++) {
-        const weir__mlist_t *l = &src->lists[s];
-        if (!l->n)
-            continue;
-        st->lists[s].v = weir__memdup(l->v, l->n * sizeof *l->v);
-        st->lists[s].n = st->lists[s].cap = l->n;
-        if (!st->lists[s].v)
-            goto fail;
-        if (src->drefs && src->drefs[s] &&
-            !(st->drefs[s] = weir__memdup(src->drefs[s], l->n * sizeof(uint64_t))))
-            goto fail;
-    }
-    if (src->arena_len) {
-        if (!(st->arena = weir__memdup(src->arena, src->arena_len)))
-            goto fail;
-        st->arena_len = st->arena_cap = src->arena_len;
-    }
-    if (src->npend) {
-        if (!(st->pend = weir__memdup(src->pend, src->npend * sizeof *src->pend)))
-            goto fail;
-        st->npend = st->cap_pend = src->npend;
-    }
-    memcpy(st->rule_true, src->rule_true, (size_t)r->nrules * 3);
-    if (weir__trace_copy(&st->trace, &src->trace, &st->mem) != 0)
-        goto fail;
-    if (src->nslots) {
-        if (!(st->slots = calloc(src->nslots, sizeof *st->slots)))
-            goto fail;
-        st->cap_slots = st->nslots = src->nslots;
-        for (size_t i = 0; i < src->nslots; i++)
-            if (src->slots[i] && !(st->slots[i] = weir__strdup(src->slots[i])))
-                goto fail;
-    }
-    st->cur_slot = src->cur_slot;
-    st->prev_slot = src->prev_slot;
-    if (src->prev_trace) {
-        if (!(st->prev_trace = weir__malloc(&st->mem, WEIR__TRACE_MAX + 1)))
-            goto fail;
-        memcpy(st->prev_trace, src->prev_trace, WEIR__TRACE_MAX + 1);
-    }
-    st->has_prev_trace = src->has_prev_trace;
-    st->line_start = src->line_start;
-    st->prev_line_start = src->prev_line_start;
-    if (src->nrecent) {
-        if (!(st->recent = calloc(src->nrecent, sizeof *st->recent)))
-            goto fail;
-        st->cap_recent = src->nrecent;
-        for (size_t i = 0; i < src->nrecent; i++) {
-            st->recent[i] = src->recent[i];
-            if (!(st->recent[i].trace = weir__strdup(src->recent[i].trace)))
-                goto fail;
-            st->nrecent++;
-        }
-    }
-    if (weir__stream_vars_copy(st, src) != 0 || weir__chains_copy(r, st, src) != 0)
-        goto fail;
+    weir__rbuf_t r = {w.p, w.n, 0, 0};
+    weir__stream_t *st = weir__snap_load(sc, &src->id, &r, err);
+    free(w.p);
     return st;
-fail:
-    stream_free(sc, st);
-    return NULL;
 }
 
 weir_status_t weir_stream_results(weir_scanner_t *sc, const weir_id_t *id, weir_result_cb cb,
@@ -554,19 +552,22 @@ weir_status_t weir_stream_results(weir_scanner_t *sc, const weir_id_t *id, weir_
 {
     if (!sc || !id || !cb)
         return WEIR_EINVAL;
-    weir__stream_t *src = weir__table_get(&sc->table, id);
+    weir_status_t rc;
+    weir__stream_t *src = weir__stream_get(sc, id, 0, &rc);
     if (!src)
-        return WEIR_ENOTFOUND;
-    weir__stream_t *st = stream_clone(sc, src);
+        return rc;
+    weir__stream_t *st = stream_clone(sc, src, &rc);
     if (!st)
-        return WEIR_ENOMEM;
+        return rc;
     weir__scan_t c;
     memset(&c, 0, sizeof c);
     c.sc = sc;
     c.st = st;
+    c.closing = 1;
     finish(&c);
-    weir_status_t rc = c.err != WEIR_OK ? c.err : weir__eval_final(&c, cb, user);
-    stream_free(sc, st);
+    rc = final(&c, cb, user);
+    weir__stream_free(sc, st);
+    weir__stream_done(sc, src, src->mem.bytes); /* src may have been restored: the budget */
     return rc;
 }
 
@@ -575,17 +576,19 @@ weir_status_t weir_stream_close(weir_scanner_t *sc, const weir_id_t *id, weir_re
 {
     if (!sc || !id)
         return WEIR_EINVAL;
-    weir__stream_t *st = weir__table_del(&sc->table, id);
+    weir_status_t rc;
+    weir__stream_t *st = weir__stream_take(sc, id, &rc);
     if (!st)
-        return WEIR_ENOTFOUND;
+        return rc;
     weir__scan_t c;
     memset(&c, 0, sizeof c);
     c.sc = sc;
     c.st = st;
     c.emit = 1;
+    c.closing = 1;
     finish(&c);
-    weir_status_t rc = c.err != WEIR_OK ? c.err : weir__eval_final(&c, cb, user);
-    stream_free(sc, st);
+    rc = final(&c, cb, user);
+    weir__stream_free(sc, st);
     return rc;
 }
 
@@ -593,57 +596,10 @@ weir_status_t weir_stream_reset(weir_scanner_t *sc, const weir_id_t *id)
 {
     if (!sc || !id)
         return WEIR_EINVAL;
-    weir__stream_t *st = weir__table_del(&sc->table, id);
+    weir_status_t rc;
+    weir__stream_t *st = weir__stream_take(sc, id, &rc);
     if (!st)
-        return WEIR_ENOTFOUND;
-    stream_free(sc, st);
+        return rc;
+    weir__stream_free(sc, st);
     return WEIR_OK;
-}
-
-weir_status_t weir_stream_stats(const weir_scanner_t *sc, const weir_id_t *id,
-                                weir_stream_stats_t *out)
-{
-    if (!sc || !id || !out)
-        return WEIR_EINVAL;
-    const weir__stream_t *st = weir__table_get(&sc->table, id);
-    if (!st)
-        return WEIR_ENOTFOUND;
-    out->bytes = st->bytes;
-    out->lines = st->lines;
-    out->string_matches = st->string_matches;
-    out->rules_fired = st->rules_fired;
-    out->memory = st->mem.bytes;
-    return WEIR_OK;
-}
-
-size_t weir_scanner_stream_count(const weir_scanner_t *sc)
-{
-    return sc ? sc->table.count : 0;
-}
-
-weir_status_t weir_scanner_streams(const weir_scanner_t *sc, weir_id_t *ids, size_t cap, size_t *n)
-{
-    if (!sc || !n || (!ids && cap))
-        return WEIR_EINVAL;
-    size_t k = 0;
-    for (size_t i = 0; i < sc->table.cap; i++) {
-        if (!WEIR__TABLE_LIVE(&sc->table, i))
-            continue;
-        if (k < cap)
-            ids[k] = sc->table.slots[i].id;
-        k++;
-    }
-    *n = k;
-    return WEIR_OK;
-}
-
-size_t weir_memory_usage(const weir_scanner_t *sc)
-{
-    if (!sc)
-        return 0;
-    size_t total = sc->table.mem.bytes;
-    for (size_t i = 0; i < sc->table.cap; i++)
-        if (WEIR__TABLE_LIVE(&sc->table, i))
-            total += ((const weir__stream_t *)sc->table.slots[i].value)->mem.bytes;
-    return total;
 }

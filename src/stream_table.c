@@ -23,9 +23,9 @@ static uint64_t hash_id(const weir_id_t *id)
     return h;
 }
 
-static size_t find(const weir__table_t *t, const weir_id_t *id, int *found)
+static size_t find(const weir__table_t *t, const weir_id_t *id, uint64_t h, int *found)
 {
-    size_t mask = t->cap - 1, i = (size_t)hash_id(id) & mask;
+    size_t mask = t->cap - 1, i = (size_t)h & mask;
     size_t first_free = SIZE_MAX;
     for (;;) {
         const weir__slot_t *s = &t->slots[i];
@@ -36,7 +36,7 @@ static size_t find(const weir__table_t *t, const weir_id_t *id, int *found)
         if (s->value == WEIR__TOMBSTONE) {
             if (first_free == SIZE_MAX)
                 first_free = i;
-        } else if (memcmp(s->id.bytes, id->bytes, 16) == 0) {
+        } else if (s->hash == h && memcmp(t->key(s->value)->bytes, id->bytes, 16) == 0) {
             *found = 1;
             return i;
         }
@@ -46,11 +46,23 @@ static size_t find(const weir__table_t *t, const weir_id_t *id, int *found)
 
 void *weir__table_get(const weir__table_t *t, const weir_id_t *id)
 {
+    void **ref = weir__table_ref(t, id);
+    return ref ? *ref : NULL;
+}
+
+void **weir__table_ref(const weir__table_t *t, const weir_id_t *id)
+{
     if (!t->cap)
         return NULL;
     int found;
-    size_t i = find(t, id, &found);
-    return found ? t->slots[i].value : NULL;
+    size_t i = find(t, id, hash_id(id), &found);
+    return found ? &t->slots[i].value : NULL;
+}
+
+void weir__table_prefetch(const weir__table_t *t, const weir_id_t *id)
+{
+    if (t->cap)
+        __builtin_prefetch(&t->slots[(size_t)hash_id(id) & (t->cap - 1)]);
 }
 
 static int resize(weir__table_t *t, size_t ncap)
@@ -66,9 +78,10 @@ static int resize(weir__table_t *t, size_t ncap)
     for (size_t i = 0; i < ocap; i++) {
         if (old[i].value == NULL || old[i].value == WEIR__TOMBSTONE)
             continue;
-        int found;
-        size_t j = find(t, &old[i].id, &found);
-        t->slots[j] = old[i];
+        size_t j = (size_t)old[i].hash & (ncap - 1);
+        while (slots[j].value)
+            j = (j + 1) & (ncap - 1);
+        slots[j] = old[i];
     }
     weir__free(&t->mem, old, ocap * sizeof *old);
     return 0;
@@ -85,10 +98,11 @@ int weir__table_put(weir__table_t *t, const weir_id_t *id, void *value)
             return -1;
     }
     int found;
-    size_t i = find(t, id, &found);
+    uint64_t h = hash_id(id);
+    size_t i = find(t, id, h, &found);
     if (t->slots[i].value == NULL)
         t->used++;
-    t->slots[i].id = *id;
+    t->slots[i].hash = h;
     t->slots[i].value = value;
     t->count++;
     return 0;
@@ -96,14 +110,11 @@ int weir__table_put(weir__table_t *t, const weir_id_t *id, void *value)
 
 void *weir__table_del(weir__table_t *t, const weir_id_t *id)
 {
-    if (!t->cap)
+    void **ref = weir__table_ref(t, id);
+    if (!ref)
         return NULL;
-    int found;
-    size_t i = find(t, id, &found);
-    if (!found)
-        return NULL;
-    void *v = t->slots[i].value;
-    t->slots[i].value = WEIR__TOMBSTONE;
+    void *v = *ref;
+    *ref = WEIR__TOMBSTONE;
     t->count--;
     return v;
 }
@@ -111,5 +122,6 @@ void *weir__table_del(weir__table_t *t, const weir_id_t *id)
 void weir__table_free(weir__table_t *t)
 {
     weir__free(&t->mem, t->slots, t->cap * sizeof *t->slots);
-    memset(t, 0, sizeof *t);
+    t->slots = NULL;
+    t->cap = t->count = t->used = 0;
 }

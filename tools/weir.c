@@ -7,6 +7,8 @@
 
 #include "weir.h"
 
+#include "cli.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,9 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Exit statuses, as documented in weir(1). */
-enum { EXIT_OK = 0, EXIT_RULES = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
-
 #define DEFAULT_CHUNK 65536
 #define MAX_CHUNK (1024UL * 1024 * 1024)
 
@@ -33,6 +32,7 @@ static const char usage_main[] =
     "Commands:\n"
     "  scan      scan files as concurrent streams (weir scan --help)\n"
     "  compile   compile rules to a file for scan -C (weir compile --help)\n"
+    "  perf      measure speed and memory round by round (weir perf --help)\n"
     "  version   print the version\n"
     "\n"
     "Exit status: 0 success (with or without matches), 1 rule errors,\n"
@@ -64,6 +64,19 @@ static const char usage_scan[] =
     "      --json                 JSON Lines: match, final and close events\n"
     "      --strings              with --json: add each final rule's string matches\n"
     "\n"
+    "Trace ids (in --json output; default: the last double-quoted string of a line):\n"
+    "      --trace-json=FIELD     the value of FIELD of lines that are JSON objects\n"
+    "                             (a.b: field b of the object in field a)\n"
+    "      --trace-regex=REGEX    the first ( ) group of a POSIX extended REGEX at its\n"
+    "                             first match in the line\n"
+    "      --no-trace             no trace ids\n"
+    "\n"
+    "Record mode:\n"
+    "      --records              each line is a file of its own: print RULE STREAM:LINE\n"
+    "                             for every line a rule matches (with --json, a match\n"
+    "                             event per line); offsets and filesize count from the\n"
+    "                             line's start\n"
+    "\n"
     "Chunking:\n"
     "      --chunk-size=N         bytes read per chunk (default 65536; K and M suffixes)\n"
     "      --chunk-seed=S         random chunk sizes in 1..N from seed S (splitmix64)\n"
@@ -82,8 +95,7 @@ static const char usage_compile[] =
     "  -h, --help                 print this help\n";
 
 /* Prints "weir: message" on stderr and returns code, for `return fail(...)`. */
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int code, const char *fmt, ...)
+int fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -94,8 +106,7 @@ static int fail(int code, const char *fmt, ...)
     return code;
 }
 
-static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(const char *cmd, const char *fmt, ...)
+int usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -108,7 +119,7 @@ static int usage_error(const char *cmd, const char *fmt, ...)
 }
 
 /* Reports the option getopt_long rejected; ret is what it returned. */
-static int bad_option(const char *cmd, int ret, char **argv)
+int bad_option(const char *cmd, int ret, char **argv)
 {
     const char *arg = argv[optind - 1];
     if (ret == ':')
@@ -121,14 +132,7 @@ static int bad_option(const char *cmd, int ret, char **argv)
 /* ------------------------------------------------------------------------ */
 /* Rules: loading, compiling, diagnostics                                    */
 
-struct rule_args {
-    const char **paths;
-    const char **ns;
-    char **owned; /* namespace strings allocated here */
-    size_t n, cap;
-};
-
-static void rule_args_free(struct rule_args *ra)
+void rule_args_free(struct rule_args *ra)
 {
     for (size_t i = 0; i < ra->n; i++)
         free(ra->owned[i]);
@@ -141,7 +145,7 @@ static void rule_args_free(struct rule_args *ra)
  * Adds "[NS:]FILE".  As in yara, the text before the first ':' names the
  * namespace, unless it holds a '/' or the whole argument is an existing file.
  */
-static int rule_args_add(struct rule_args *ra, const char *arg)
+int rule_args_add(struct rule_args *ra, const char *arg)
 {
     if (ra->n == ra->cap) {
         size_t cap = ra->cap ? 2 * ra->cap : 4;
@@ -212,14 +216,7 @@ static size_t print_diags(const weir_diags_t *diags, int warnings)
     return errors;
 }
 
-/* External variables from -d NAME=VALUE, typed as yara types them. */
-struct defines {
-    weir_var_t *v;
-    char **text; /* each -d argument, copied: v[i].name and .string point into it */
-    size_t n;
-};
-
-static void defines_free(struct defines *d)
+void defines_free(struct defines *d)
 {
     for (size_t i = 0; i < d->n; i++)
         free(d->text[i]);
@@ -282,7 +279,7 @@ static int type_value(const char *arg, const char *name, char *value, weir_var_t
     return EXIT_OK;
 }
 
-static int defines_add(struct defines *d, const char *arg)
+int defines_add(struct defines *d, const char *arg)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
@@ -308,7 +305,7 @@ static int defines_add(struct defines *d, const char *arg)
 
 /* Sets the -d values on a scanner over compiled rules, converting each value to the type the
    rules declare (a string variable takes the text as it is).  Returns an exit status. */
-static int defines_apply(const struct defines *d, const weir_rules_t *rules, weir_scanner_t *sc)
+int defines_apply(const struct defines *d, const weir_rules_t *rules, weir_scanner_t *sc)
 {
     for (size_t i = 0; i < d->n; i++) {
         weir_var_t v = d->v[i];
@@ -335,8 +332,8 @@ static int defines_apply(const struct defines *d, const weir_rules_t *rules, wei
 }
 
 /* Compiles the rule files; returns an exit status. */
-static int compile_rules(const struct rule_args *ra, const struct defines *defs, int warnings,
-                         weir_rules_t **out)
+int compile_rules(const struct rule_args *ra, const struct defines *defs, int warnings,
+                  weir_rules_t **out)
 {
     *out = NULL;
     /* Checked here first so that an unreadable file is named with its reason. */
@@ -376,7 +373,7 @@ static int compile_rules(const struct rule_args *ra, const struct defines *defs,
     }
 }
 
-static int load_rules(const char *path, weir_rules_t **out)
+int load_rules(const char *path, weir_rules_t **out)
 {
     weir_status_t st = weir_rules_load(path, out);
     if (st == WEIR_OK)
@@ -416,7 +413,7 @@ static size_t utf8_seq(const uint8_t *p, size_t n)
 }
 
 /* A JSON string; bytes that are not valid UTF-8 are written as \u00XX. */
-static void json_str(FILE *f, const void *data, size_t len)
+void json_str(FILE *f, const void *data, size_t len)
 {
     const uint8_t *p = data;
     putc('"', f);
@@ -444,7 +441,7 @@ static void json_str(FILE *f, const void *data, size_t len)
     putc('"', f);
 }
 
-static void json_cstr(FILE *f, const char *s)
+void json_cstr(FILE *f, const char *s)
 {
     json_str(f, s ? s : "", s ? strlen(s) : 0);
 }
@@ -492,6 +489,7 @@ struct input {
 struct scan {
     /* options */
     int print_strings, print_lengths, print_tags, print_meta, print_ns, json, json_strings;
+    int records; /* --records */
     size_t chunk;
     int seeded;
     uint64_t seed;
@@ -575,13 +573,10 @@ static int on_match(const weir_match_event_t *ev, void *user)
     return 0;
 }
 
-/* One matching rule at close, as yara prints it. */
-static int on_result_text(const weir_rule_result_t *r, void *user)
+/* What yara prints before the file name: [NS:]RULE [tags] [meta]. */
+static void print_rule_head(const struct scan *s, const weir_rule_info_t *ri)
 {
-    struct scan *s = user;
-    const weir_rule_info_t *ri = r->rule;
     FILE *f = s->out;
-    char idbuf[WEIR_ID_STRLEN];
     if (s->print_ns)
         fprintf(f, "%s:", ri->ns);
     fprintf(f, "%s ", ri->name);
@@ -610,6 +605,25 @@ static int on_result_text(const weir_rule_result_t *r, void *user)
         }
         fputs("] ", f);
     }
+}
+
+/* Record mode, text: one line per matching line, RULE STREAM:LINE (as grep names lines). */
+static int on_record_text(const weir_match_event_t *ev, void *user)
+{
+    struct scan *s = user;
+    char idbuf[WEIR_ID_STRLEN];
+    print_rule_head(s, ev->rule);
+    fprintf(s->out, "%s:%" PRIu64 "\n", stream_name(s, &ev->stream, idbuf), ev->line);
+    return 0;
+}
+
+/* One matching rule at close, as yara prints it. */
+static int on_result_text(const weir_rule_result_t *r, void *user)
+{
+    struct scan *s = user;
+    FILE *f = s->out;
+    char idbuf[WEIR_ID_STRLEN];
+    print_rule_head(s, r->rule);
     fprintf(f, "%s\n", stream_name(s, &r->stream, idbuf));
     if (!s->print_strings && !s->print_lengths)
         return 0;
@@ -691,7 +705,9 @@ static int finish_input(struct scan *s, struct input *in)
     if (st != WEIR_OK)
         return fail(EXIT_IO, "%s: %s", in->path, weir_strerror(st));
     in->fired_at_close = 0;
-    st = weir_stream_close(s->scanner, &in->id, s->json ? on_result_json : on_result_text, s);
+    /* In record mode the last line's results are its event at close, already printed. */
+    weir_result_cb cb = s->json ? on_result_json : s->records ? NULL : on_result_text;
+    st = weir_stream_close(s->scanner, &in->id, cb, s);
     if (st != WEIR_OK)
         return fail(EXIT_IO, "%s: %s", in->path, weir_strerror(st));
     if (s->json) {
@@ -845,29 +861,65 @@ done:
     return rc;
 }
 
-/* Parses a size with an optional K or M suffix into 1..MAX_CHUNK. */
-static int parse_size(const char *text, size_t *out)
+/* Parses a size with an optional K, M or G suffix into 1..max. */
+int parse_size(const char *text, unsigned long long max, size_t *out)
 {
     char *end;
+    unsigned long long unit = 1;
     errno = 0;
     if (!text || *text < '0' || *text > '9')
         return -1;
     unsigned long long v = strtoull(text, &end, 10);
     if (errno)
         return -1;
-    if ((*end == 'K' || *end == 'k') && end[1] == '\0')
-        v = v <= MAX_CHUNK ? v * 1024 : MAX_CHUNK + 1;
-    else if ((*end == 'M' || *end == 'm') && end[1] == '\0')
-        v = v <= MAX_CHUNK ? v * 1024 * 1024 : MAX_CHUNK + 1;
-    else if (*end != '\0')
+    if (*end && end[1] == '\0' && strchr("KkMmGg", *end)) {
+        const char *units = "KkMmGg";
+        unit = 1ULL << (10 * (1 + (strchr(units, *end) - units) / 2));
+    } else if (*end != '\0') {
         return -1;
-    if (v < 1 || v > MAX_CHUNK)
+    }
+    if (max > SIZE_MAX)
+        max = SIZE_MAX;
+    if (v < 1 || v > max / unit)
         return -1;
-    *out = (size_t)v;
+    *out = (size_t)(v * unit);
     return 0;
 }
 
-enum { OPT_JSON = 256, OPT_STRINGS, OPT_CHUNK_SIZE, OPT_CHUNK_SEED };
+enum {
+    OPT_JSON = 256,
+    OPT_STRINGS,
+    OPT_CHUNK_SIZE,
+    OPT_CHUNK_SEED,
+    OPT_TRACE_JSON,
+    OPT_TRACE_REGEX,
+    OPT_NO_TRACE,
+    OPT_RECORDS
+};
+
+int trace_opt_set(struct trace_opt *t, const char *name, uint32_t mode, const char *arg)
+{
+    if (t->name)
+        return usage_error(t->cmd, "%s and %s: give one way to find trace ids", t->name, name);
+    t->name = name;
+    t->mode = mode;
+    t->arg = arg;
+    return EXIT_OK;
+}
+
+/* Checks the trace option with the library, so that a bad regex is named with its reason. */
+int trace_opt_check(const struct trace_opt *t)
+{
+    char msg[256];
+    if (!t->name)
+        return EXIT_OK;
+    weir_status_t st = weir_trace_check(t->mode, t->arg, msg, sizeof msg);
+    if (st == WEIR_EINVAL)
+        return usage_error(t->cmd, "%s: %s", t->name, msg);
+    if (st != WEIR_OK)
+        return fail(EXIT_IO, "%s: %s", t->name, weir_strerror(st));
+    return EXIT_OK;
+}
 
 static int cmd_scan(int argc, char **argv)
 {
@@ -885,6 +937,10 @@ static int cmd_scan(int argc, char **argv)
         {"strings", no_argument, NULL, OPT_STRINGS},
         {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
         {"chunk-seed", required_argument, NULL, OPT_CHUNK_SEED},
+        {"trace-json", required_argument, NULL, OPT_TRACE_JSON},
+        {"trace-regex", required_argument, NULL, OPT_TRACE_REGEX},
+        {"no-trace", no_argument, NULL, OPT_NO_TRACE},
+        {"records", no_argument, NULL, OPT_RECORDS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -894,6 +950,7 @@ static int cmd_scan(int argc, char **argv)
     const char *compiled = NULL;
     weir_rules_t *rules = NULL;
     struct defines defs = {0};
+    struct trace_opt trace = {"scan", NULL, WEIR_TRACE_QUOTED, NULL};
     weir_status_t st;
     int warnings = 1, rc = EXIT_OK, c;
 
@@ -941,7 +998,7 @@ static int cmd_scan(int argc, char **argv)
             s.json = 1;
             break;
         case OPT_CHUNK_SIZE:
-            if (parse_size(optarg, &s.chunk) != 0) {
+            if (parse_size(optarg, MAX_CHUNK, &s.chunk) != 0) {
                 rc = usage_error("scan", "bad --chunk-size '%s' (1 to 1G bytes, K or M suffix)",
                                  optarg);
                 goto done;
@@ -958,6 +1015,21 @@ static int cmd_scan(int argc, char **argv)
             s.seeded = 1;
             break;
         }
+        case OPT_TRACE_JSON:
+            if ((rc = trace_opt_set(&trace, "--trace-json", WEIR_TRACE_JSON, optarg)) != EXIT_OK)
+                goto done;
+            break;
+        case OPT_TRACE_REGEX:
+            if ((rc = trace_opt_set(&trace, "--trace-regex", WEIR_TRACE_REGEX, optarg)) != EXIT_OK)
+                goto done;
+            break;
+        case OPT_NO_TRACE:
+            if ((rc = trace_opt_set(&trace, "--no-trace", WEIR_TRACE_NONE, NULL)) != EXIT_OK)
+                goto done;
+            break;
+        case OPT_RECORDS:
+            s.records = 1;
+            break;
         case 'h':
             fputs(usage_scan, stdout);
             goto done;
@@ -983,12 +1055,17 @@ static int cmd_scan(int argc, char **argv)
         rc = usage_error("scan", "no files to scan (use - for standard input)");
         goto done;
     }
+    if ((rc = trace_opt_check(&trace)) != EXIT_OK)
+        goto done;
     rc = compiled ? load_rules(compiled, &rules) : compile_rules(&ra, &defs, warnings, &rules);
     if (rc != EXIT_OK)
         goto done;
 
     if (s.print_strings)
         opts.match_data = WEIR_MAX_MATCH_DATA;
+    opts.trace_mode = trace.mode;
+    opts.trace_arg = trace.arg;
+    opts.records = s.records;
     st = weir_scanner_new(rules, &opts, &s.scanner);
     if (st != WEIR_OK) {
         rc = fail(EXIT_IO, "cannot create a scanner: %s", weir_strerror(st));
@@ -998,6 +1075,8 @@ static int cmd_scan(int argc, char **argv)
         goto done;
     if (s.json)
         weir_scanner_set_callback(s.scanner, on_match, &s);
+    else if (s.records)
+        weir_scanner_set_callback(s.scanner, on_record_text, &s);
 
     rc = open_inputs(&s, argv + optind, (size_t)(argc - optind));
     if (rc == EXIT_USAGE)
@@ -1097,6 +1176,8 @@ int main(int argc, char **argv)
         return cmd_scan(argc - 1, argv + 1);
     if (strcmp(cmd, "compile") == 0)
         return cmd_compile(argc - 1, argv + 1);
+    if (strcmp(cmd, "perf") == 0)
+        return cmd_perf(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return cmd_version();
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
