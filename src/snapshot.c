@@ -377,10 +377,12 @@ weir__stream_t *weir__snap_load(weir_scanner_t *sc, const weir_id_t *id, weir__r
         st->mem.bytes += sc->hs_size;
     }
     st->bytes = weir__get_uv(r);
-    st->lines = weir__get_uv_max(r, st->bytes);
+    st->lines = weir__get_uv(r);
     uint64_t line_len = weir__get_uv_max(r, st->bytes), base = weir__get_uv(r);
     if (sc->opt.records ? line_len != 0 : base != 0)
         r->bad = 1; /* saved by a scanner of the other mode */
+    if (st->lines > base + st->bytes || base > UINT64_MAX - st->bytes)
+        r->bad = 1; /* a line has at least its newline */
     if (sc->opt.records)
         st->base = base;
     else

@@ -99,7 +99,8 @@ static int on_record_event(const weir_match_event_t *ev, void *user)
 
 /* Record mode over the whole data in chunking ch. */
 static weir_status_t run_records(const weir_rules_t *rules, const gen_buf_t *d, const lines_t *l,
-                                 const gen_chunking_t *ch, rec_events_t *e, gen_set_t *last)
+                                 const gen_chunking_t *ch, rec_events_t *e, gen_set_t *last,
+                                 int evict)
 {
     weir_scanner_options_t opt = {0};
     opt.records = 1;
@@ -110,7 +111,16 @@ static weir_status_t run_records(const weir_rules_t *rules, const gen_buf_t *d, 
     e->data = d;
     e->lines = l;
     weir_scanner_set_callback(sc, on_record_event, e);
-    st = gen_feed(sc, &the_id, d->p, ch);
+    if (!evict) {
+        st = gen_feed(sc, &the_id, d->p, ch);
+    } else { /* evicted to a snapshot after every chunk: restored by the next */
+        st = weir_scan_chunk(sc, &the_id, "", 0);
+        for (size_t i = 0, off = 0; i < ch->n && st == WEIR_OK; off += ch->size[i++]) {
+            st = weir_scan_chunk(sc, &the_id, d->p + off, ch->size[i]);
+            if (st == WEIR_OK)
+                st = weir_stream_evict(sc, &the_id);
+        }
+    }
     weir_status_t cst = weir_stream_close(sc, &the_id, gen_collect_results, last);
     weir_scanner_free(sc);
     gen_set_sort(&e->rules);
@@ -166,7 +176,7 @@ TEST(records_equal_each_line_alone)
             gen_set_t want = {0}, want_last = {0};
             ASSERT_INT_EQ(run_lines(rules, &data, &l, &want, &want_last), WEIR_OK);
             with_events += want.n > 0;
-            for (int k = 0; k < 3; k++) {
+            for (int k = 0; k < 4; k++) {
                 if (k == 0)
                     gen_chunk_whole(&ch, data.len);
                 else if (k == 1)
@@ -175,7 +185,7 @@ TEST(records_equal_each_line_alone)
                     gen_chunk_random(&ch, &r, data.len, 90);
                 rec_events_t e = {0};
                 gen_set_t last = {0};
-                weir_status_t st = run_records(rules, &data, &l, &ch, &e, &last);
+                weir_status_t st = run_records(rules, &data, &l, &ch, &e, &last, k == 3);
                 if (st != WEIR_OK || !gen_set_eq(&want, &e.rules) || e.bad_ids ||
                     !gen_set_eq(&want_last, &last)) {
                     fprintf(stderr, "  record mode differs (status %s, %d bad trace ids)\n%s\n",
@@ -273,7 +283,7 @@ TEST(records_against_yara)
             gen_chunk_random(&ch, &r, d.len, 12);
         rec_events_t e = {0};
         gen_set_t last = {0};
-        ASSERT_INT_EQ(run_records(rules, &d, &l, &ch, &e, &last), WEIR_OK);
+        ASSERT_INT_EQ(run_records(rules, &d, &l, &ch, &e, &last, k == 3), WEIR_OK);
         /* the unterminated last line is evaluated at close, and its event says so */
         if (!gen_set_eq(&want, &e.rules) || e.bad_ids) {
             gen_set_diff(stderr, "yara, line by line", &want, "weir record mode", &e.rules, 20);
