@@ -645,9 +645,9 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_restore(weir_scanner_t *scan
  * Writes every stream of the scanner (live or evicted) to the checkpoint store at path (an
  * LMDB environment, created as one file when absent), replacing the previous checkpoint in one
  * durable transaction: a crash or kill -9 at any moment, even during the call, leaves the
- * previous complete checkpoint.  Streams are unchanged and stay open.  Returns WEIR_OK,
- * WEIR_EINVAL, WEIR_EIO (with the store's reason in errno-style text via weir_strerror only),
- * WEIR_ENOMEM, WEIR_EENGINE.
+ * previous complete checkpoint (LMDB also writes path-lock beside it).  Streams are unchanged
+ * and stay open.  Returns WEIR_OK, WEIR_EINVAL, WEIR_EIO (the file cannot be created, written or
+ * synced, or the disk is full), WEIR_ENOMEM, WEIR_EENGINE.
  */
 WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_checkpoint(weir_scanner_t *scanner,
                                                                 const char *path);
