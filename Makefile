@@ -41,7 +41,7 @@ BENCHES    := $(wildcard bench/*.c)
 TOOL_SRCS  := tools/weir.c tools/perf.c
 EXAMPLES   := build/examples/stream
 
-.PHONY: all help deps test asan ubsan demo bench compat fuzz install uninstall clean format format-check \
+.PHONY: all help deps test asan ubsan demo bench compat fuzz fuzz-deps install uninstall clean format format-check \
         build/weir.pc
 .SECONDARY:
 
@@ -132,9 +132,31 @@ bench: all $(BENCHES:bench/%.c=build/bench/%)
 compat: all
 	bench/compat.sh
 
-fuzz:
-	@echo "fuzz: libFuzzer harnesses live in fuzz/ (build them with clang -fsanitize=fuzzer):"
-	@ls fuzz/*.c 2>/dev/null || echo "  (none yet)"
+# libFuzzer harnesses (fuzz/), built with clang against a clang build of the library under
+# ASan+UBSan; `make fuzz FUZZ_SECONDS=N` runs each for N seconds (fuzz/run.sh).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZERS      := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+build/fuzz/obj/%.o: src/%.c $(wildcard src/*.h) include/weir.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(WARNINGS) -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -Iinclude -Isrc \
+	  $(DEP_CFLAGS) -c $< -o $@
+
+build/fuzz/libweir.a: $(SRCS:src/%.c=build/fuzz/obj/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/%: fuzz/%.c build/fuzz/libweir.a
+	$(FUZZ_CC) $(WARNINGS) -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude $< build/fuzz/libweir.a \
+	  $(LDLIBS) -o $@
+
+fuzz-deps:
+	@scripts/deps.sh clang libclang-rt-14-dev
+
+fuzz: deps fuzz-deps all $(FUZZERS)
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 build/weir.pc: include/weir.h Makefile
 	@mkdir -p $(@D)

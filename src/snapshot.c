@@ -289,6 +289,9 @@ static int load_x(weir_scanner_t *sc, weir__stream_t *st, weir__rbuf_t *r, int d
     uint64_t cs = weir__get_uv_max(r, x->nslots), ps = weir__get_uv_max(r, x->nslots);
     x->cur_slot = cs ? (uint32_t)(cs - 1) : WEIR__NO_TRACE;
     x->prev_slot = ps ? (uint32_t)(ps - 1) : WEIR__NO_TRACE;
+    /* The current line's slot gets its trace id when the line ends: it has none yet. */
+    if (!r->bad && x->cur_slot != WEIR__NO_TRACE && x->slots[x->cur_slot])
+        r->bad = 1;
     x->prev_trace = get_str0(r, &st->mem, &oom);
     x->prev_line_start = weir__get_uv_max(r, st->line_start);
     size_t nrecent = get_n(r, 4);
