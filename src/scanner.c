@@ -112,16 +112,26 @@ static void remember_line(weir__scan_t *c, const char *t)
     st->x->nrecent++;
 }
 
-/* The current line ended at c->st->bytes: settle its trace id. */
-static void line_end(weir__scan_t *c)
+/* The current line ended: its trace id (NULL: none; valid until the next trace call), given
+   to the matches on it (the current slot). */
+static const char *end_line_trace(weir__scan_t *c)
 {
     weir__stream_t *st = c->st;
     const char *t = weir__trace_end_line(&st->trace, c->sc->tcfg, &c->sc->tpool, &st->mem);
     weir__sx_t *x = st->x;
+    if (x && x->cur_slot != WEIR__NO_TRACE && t && !(x->slots[x->cur_slot] = copy_trace(st, t)))
+        c->err = WEIR_ENOMEM;
+    return t;
+}
+
+/* The current line ended at c->st->bytes: settle its trace id. */
+static void line_end(weir__scan_t *c)
+{
+    weir__stream_t *st = c->st;
+    const char *t = end_line_trace(c);
+    weir__sx_t *x = st->x;
     if (x) {
         remember_line(c, t);
-        if (x->cur_slot != WEIR__NO_TRACE && t && !(x->slots[x->cur_slot] = copy_trace(st, t)))
-            c->err = WEIR_ENOMEM;
         /* A match can end on this line later only while something is pending at its end. */
         if (x->prev_trace) {
             weir__free(&st->mem, x->prev_trace, strlen(x->prev_trace) + 1);
@@ -363,11 +373,7 @@ static void record_end(weir__scan_t *c)
             c->err = WEIR_EENGINE;
     }
     weir__settle(c);
-    const char *t = weir__trace_end_line(&st->trace, sc->tcfg, &sc->tpool, &st->mem);
-    if (st->x->cur_slot != WEIR__NO_TRACE && t &&
-        !(st->x->slots[st->x->cur_slot] = copy_trace(st, t)))
-        c->err = WEIR_ENOMEM;
-    c->record_trace = t;
+    c->record_trace = end_line_trace(c);
     if (c->err == WEIR_OK)
         c->err = weir__eval_final(c, NULL, NULL);
     if (c->err == WEIR_ESTOPPED) {
@@ -510,10 +516,7 @@ static void finish(weir__scan_t *c)
     }
     weir__settle(c);
     if (st->bytes > weir__line_start(c->sc, st)) {
-        const char *t = weir__trace_end_line(&st->trace, c->sc->tcfg, &c->sc->tpool, &st->mem);
-        if (st->x->cur_slot != WEIR__NO_TRACE && t &&
-            !(st->x->slots[st->x->cur_slot] = copy_trace(st, t)))
-            c->err = WEIR_ENOMEM;
+        const char *t = end_line_trace(c);
         if (c->sc->opt.records)
             c->record_trace = t;
     }
