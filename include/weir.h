@@ -383,12 +383,25 @@ typedef struct weir_scanner_options {
        temporary and removed when the scanner is freed; weir_scanner_new returns WEIR_EIO
        when it cannot be created).  A stream evicted there costs no memory at all. */
     const char *spill_dir;
+    /* Most steps (instructions) one evaluation of one rule's condition may take, so that no
+       rule can stall the scanner (a `for` loop over a huge range, say).  A condition that runs
+       out counts as not holding at that evaluation, is reported to the limit callback
+       (WEIR_LIMIT_EVAL_STEPS), and is not evaluated again in that stream before its close (or,
+       in record mode, its next line).  Default WEIR_DEFAULT_MAX_EVAL_STEPS. */
+    uint64_t max_eval_steps;
+    /* Most streams the scanner holds at once, live, evicted or spilled.  Feeding, opening or
+       restoring one more stream returns WEIR_ELIMIT and changes nothing (close streams, or
+       weir_scanner_expire, to make room).  Default WEIR_DEFAULT_MAX_STREAMS. */
+    uint64_t max_streams;
 } weir_scanner_options_t;
 
 #define WEIR_MAX_MATCH_DATA 512
 #define WEIR_DEFAULT_MAX_LINE 65536
 /* Matches kept per string per stream, as YARA (yara 4.2: 1,000,000). */
 #define WEIR_MAX_STRING_MATCHES 1000000
+/* About 10 to 50 ms of one core. */
+#define WEIR_DEFAULT_MAX_EVAL_STEPS 10000000u
+#define WEIR_DEFAULT_MAX_STREAMS 16777216u
 
 /*
  * Checks a trace mode and its argument as weir_scanner_new would (which returns WEIR_EINVAL
@@ -415,6 +428,40 @@ WEIR_API void weir_scanner_free(weir_scanner_t *scanner);
 
 /* Sets the match-event callback (NULL for none). */
 WEIR_API void weir_scanner_set_callback(weir_scanner_t *scanner, weir_match_cb cb, void *user);
+
+/*
+ * Limits reached while scanning.  Scanning goes on; what the limit cost is stated below, and
+ * the limit callback (weir_scanner_set_limit_callback) hears of it, as yara warns of "too many
+ * matches".  weir's own limits, with their defaults, are listed in docs/semantics.md (Limits).
+ */
+typedef enum weir_limit_kind {
+    /* A string reached max_matches matches in a stream (once per string and stream): its
+       later matches are dropped, as YARA drops them, so counts and offsets stop there. */
+    WEIR_LIMIT_MATCHES = 1,
+    /* A rule's condition ran out of max_eval_steps: it counts as not holding at this
+       evaluation.  Reported at each evaluation that runs out: once while the stream runs
+       (after which the rule waits for close), and again at close (at_close = 1) if the final
+       evaluation runs out too, in which case the rule does not match. */
+    WEIR_LIMIT_EVAL_STEPS = 2
+} weir_limit_kind_t;
+
+typedef struct weir_limit_event {
+    weir_id_t stream;
+    weir_limit_kind_t kind;
+    const weir_rule_info_t *rule; /* the rule (for WEIR_LIMIT_MATCHES, the string's rule)  */
+    const char *string_id;        /* WEIR_LIMIT_MATCHES: the string, "$a"; else NULL    */
+    uint64_t limit;               /* the limit reached: max_matches or max_eval_steps     */
+    uint64_t offset;              /* MATCHES: where the last match kept ends; EVAL_STEPS:
+                                     where the evaluation was (a line end, or the end)  */
+    int at_close;                 /* reached by the evaluation at close or results        */
+} weir_limit_event_t;
+
+typedef void (*weir_limit_cb)(const weir_limit_event_t *event, void *user);
+
+/* Sets the callback told of limits reached (NULL: none, the default).  It may not call the
+   scanner. */
+WEIR_API void weir_scanner_set_limit_callback(weir_scanner_t *scanner, weir_limit_cb cb,
+                                              void *user);
 
 /*
  * Sets external variable var->name to var's value for every stream of the scanner (a stream's
@@ -635,7 +682,8 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_snapshot(weir_scanner_t *sca
  * for bytes that are not a weir snapshot, truncated or damaged; WEIR_EVERSION for another
  * snapshot format; WEIR_ERULES when the snapshot was taken under other compiled rules
  * (Vectorscan would accept its state and scan garbage); WEIR_ESTATE when the scanner already
- * has a stream with that id; WEIR_ENOMEM; WEIR_EENGINE.  *id (may be NULL) receives its id.
+ * has a stream with that id; WEIR_ELIMIT when it holds max_streams streams; WEIR_ENOMEM;
+ * WEIR_EENGINE.  *id (may be NULL) receives its id.
  */
 WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_restore(weir_scanner_t *scanner,
                                                             const void *buf, size_t len,
@@ -658,7 +706,8 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_checkpoint(weir_scanner_t *
  * memory).  Streams then continue exactly where the checkpoint left them.  Returns WEIR_OK;
  * WEIR_EINVAL; WEIR_EIO (no such store); WEIR_EFORMAT (damaged); WEIR_EVERSION; WEIR_ERULES
  * (the checkpoint belongs to other compiled rules); WEIR_ESTATE (the scanner has streams);
- * WEIR_ENOMEM.  *n (may be NULL) receives the number of streams.
+ * WEIR_ELIMIT (more streams than max_streams: none is restored); WEIR_ENOMEM.  *n (may be
+ * NULL) receives the number of streams.
  */
 WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_restore(weir_scanner_t *scanner,
                                                              const char *path, size_t *n);

@@ -233,6 +233,12 @@ static int spilled(const weir_scanner_t *sc, const weir_id_t *id)
 
 /* ---- live streams ------------------------------------------------------------------- */
 
+/* The scanner holds max_streams streams: no new one may open. */
+static int full(const weir_scanner_t *sc)
+{
+    return sc->table.count + sc->nspilled >= sc->opt.max_streams;
+}
+
 weir__stream_t *weir__stream_get(weir_scanner_t *sc, const weir_id_t *id, int create,
                                  weir_status_t *err)
 {
@@ -252,6 +258,10 @@ weir__stream_t *weir__stream_get(weir_scanner_t *sc, const weir_id_t *id, int cr
     } else if (!(st = unspill(sc, id, err))) {
         if (*err != WEIR_ENOTFOUND || !create)
             return NULL;
+        if (full(sc)) {
+            *err = WEIR_ELIMIT;
+            return NULL;
+        }
         if (!(st = weir__stream_new(sc, id, 1))) {
             *err = WEIR_ENOMEM;
             return NULL;
@@ -400,6 +410,8 @@ weir_status_t weir__stream_insert(weir_scanner_t *sc, const weir_id_t *id, const
 {
     if (weir__table_ref(&sc->table, id) || spilled(sc, id))
         return WEIR_ESTATE;
+    if (full(sc))
+        return WEIR_ELIMIT;
     /* Checked whole even when kept as a snapshot, so that a damaged one is refused now. */
     weir_status_t err;
     weir__stream_t *st = load(sc, id, ctx, len, last_used, &err);

@@ -30,13 +30,39 @@ static void eval_ctx(weir__scan_t *c, const uint8_t *truth, weir__evalctx_t *ctx
     ctx->rule_true = truth;
     ctx->vars = weir__vars_of(c->sc, c->st);
     ctx->nvars = c->sc->rules->nvars;
+    ctx->max_steps = c->sc->opt.max_eval_steps;
 }
 
-static int eval_rule(weir__scan_t *c, const weir__evalctx_t *ctx, uint32_t r)
+void weir__limit_reached(weir__scan_t *c, weir_limit_kind_t kind, uint32_t r, uint32_t s,
+                         uint64_t at, int at_close)
+{
+    weir_scanner_t *sc = c->sc;
+    if (!sc->limit_cb)
+        return;
+    weir_limit_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.stream = c->st->id;
+    ev.kind = kind;
+    ev.rule = &sc->rules->rules[r].info;
+    ev.string_id = s == UINT32_MAX ? NULL : sc->rules->strings[s].id;
+    ev.limit = kind == WEIR_LIMIT_MATCHES ? sc->opt.max_matches : sc->opt.max_eval_steps;
+    ev.offset = (sc->opt.records ? c->st->base : 0) + at;
+    ev.at_close = at_close;
+    sc->limit_cb(&ev, sc->limit_user);
+}
+
+/* Rule r's condition now: 1 holds, 0 does not, -1 ran out of steps (reported; counts as 0). */
+static int eval_rule(weir__scan_t *c, const weir__evalctx_t *ctx, uint32_t r, int final)
 {
     int out_of_steps = 0;
-    return weir__cond_eval(&c->sc->rules->code, c->sc->rules->rules[r].entry, ctx, &out_of_steps) ==
-           1;
+    int v = weir__cond_eval(&c->sc->rules->code, c->sc->rules->rules[r].entry, ctx, &out_of_steps);
+    if (out_of_steps) {
+        /* (in record mode every line has a final evaluation; only the last is at close) */
+        weir__limit_reached(c, WEIR_LIMIT_EVAL_STEPS, r, UINT32_MAX, c->st->bytes,
+                            final && (c->closing || !c->sc->opt.records));
+        return -1;
+    }
+    return v == 1;
 }
 
 /* The distinct trace ids of rule r's matches, in string then offset order. */
@@ -71,7 +97,7 @@ static void fire(weir__scan_t *c, uint32_t r, int at_close)
     weir_scanner_t *sc = c->sc;
     weir__stream_t *st = c->st;
     const weir__rule_t *ru = &sc->rules->rules[r];
-    st->x->fired[r] = 1;
+    st->x->fired[r] = WEIR__FIRED;
     if (ru->info.is_private || !c->emit || !sc->cb)
         return;
     weir_match_event_t ev;
@@ -128,7 +154,10 @@ void weir__eval_live(weir__scan_t *c)
             if (!ru->live || st->x->fired[r])
                 continue;
             if (!st->x->rule_true[r]) {
-                if (!eval_rule(c, &ctx, r))
+                int v = eval_rule(c, &ctx, r, 0);
+                if (v < 0)
+                    st->x->fired[r] = WEIR__GAVE_UP; /* not again before close */
+                if (v <= 0)
                     continue;
                 st->x->rule_true[r] = 1;
                 for (uint32_t d = rules->dep_at[r]; d < rules->dep_at[r + 1]; d++)
@@ -197,11 +226,11 @@ weir_status_t weir__eval_final(weir__scan_t *c, weir_result_cb cb, void *user)
     weir__evalctx_t ctx;
     eval_ctx(c, truth, &ctx);
     for (uint32_t r = 0; r < rules->nrules; r++)
-        truth[r] = (uint8_t)eval_rule(c, &ctx, r);
+        truth[r] = eval_rule(c, &ctx, r, 1) == 1;
     for (uint32_t r = 0; r < rules->nrules; r++)
         final[r] = truth[r] && globals_ok(sc, rules->rules[r].ns_index, truth);
     for (uint32_t r = 0; r < rules->nrules && !c->stopped; r++)
-        if (final[r] && !st->x->fired[r])
+        if (final[r] && st->x->fired[r] != WEIR__FIRED)
             fire(c, r, c->closing);
     int stop = c->stopped;
     for (uint32_t r = 0; r < rules->nrules && cb && !stop && c->err == WEIR_OK; r++)

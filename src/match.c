@@ -114,6 +114,8 @@ static void add_match(weir__scan_t *c, uint32_t s, uint64_t p, uint32_t len)
     l->n++;
     st->x->string_matches++;
     weir__mark_dirty(c, c->sc->rules->strings[s].rule);
+    if (l->n == c->sc->opt.max_matches) /* once: the list never shrinks before a reset */
+        weir__limit_reached(c, WEIR_LIMIT_MATCHES, c->sc->rules->strings[s].rule, s, p + len, 0);
 }
 
 /* ---- chained strings ------------------------------------------------------------ */

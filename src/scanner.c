@@ -168,6 +168,10 @@ weir_status_t weir_scanner_new(const weir_rules_t *rules, const weir_scanner_opt
         sc->opt.max_line = WEIR_DEFAULT_MAX_LINE;
     if (!sc->opt.max_matches || sc->opt.max_matches > WEIR_MAX_STRING_MATCHES)
         sc->opt.max_matches = WEIR_MAX_STRING_MATCHES;
+    if (!sc->opt.max_eval_steps)
+        sc->opt.max_eval_steps = WEIR_DEFAULT_MAX_EVAL_STEPS;
+    if (!sc->opt.max_streams)
+        sc->opt.max_streams = WEIR_DEFAULT_MAX_STREAMS;
     if (rules->db && (hs_alloc_scratch(rules->db, &sc->scratch) != HS_SUCCESS ||
                       hs_stream_size(rules->db, &sc->hs_size) != HS_SUCCESS)) {
         if (sc->scratch)
@@ -237,6 +241,14 @@ void weir_scanner_set_callback(weir_scanner_t *sc, weir_match_cb cb, void *user)
         return;
     sc->cb = cb;
     sc->user = user;
+}
+
+void weir_scanner_set_limit_callback(weir_scanner_t *sc, weir_limit_cb cb, void *user)
+{
+    if (!sc)
+        return;
+    sc->limit_cb = cb;
+    sc->limit_user = user;
 }
 
 /* Collects Vectorscan's reports; they are processed line by line after. */

@@ -26,6 +26,8 @@ typedef struct weir__pend {
 } weir__pend_t;
 
 #define WEIR__NO_TRACE UINT32_MAX
+/* A rule's state in a stream besides rule_true (weir__sx_t.fired). */
+enum { WEIR__FIRED = 1, WEIR__GAVE_UP = 2 };
 
 /*
  * What a stream needs beyond the basics: matches, pending work, rule states, trace ids kept
@@ -48,7 +50,8 @@ typedef struct weir__sx {
     size_t npend, cap_pend;
 
     uint8_t *rule_true; /* nrules: condition held at a live evaluation      */
-    uint8_t *fired;     /* nrules: event delivered                          */
+    uint8_t *fired;     /* nrules: WEIR__FIRED event delivered, WEIR__GAVE_UP its condition
+                           ran out of steps (evaluated again only at close), or 0 */
     uint8_t *is_dirty;  /* nrules                                           */
     uint32_t *dirty;
     size_t ndirty, cap_dirty;
@@ -142,6 +145,8 @@ struct weir_scanner {
     weir__table_t table;
     weir_match_cb cb;
     void *user;
+    weir_limit_cb limit_cb; /* told of limits reached (eval.c, match.c) */
+    void *limit_user;
     uint8_t *win; /* bytes around a match assembled from history and chunk */
     size_t win_cap;
     const char **tids; /* trace ids of an event */
@@ -212,6 +217,10 @@ void weir__chains_free(const weir_rules_t *r, weir__stream_t *st);
 void weir__eval_live(weir__scan_t *c);
 /* Final evaluation at close: events (when c->emit) then results to cb. */
 weir_status_t weir__eval_final(weir__scan_t *c, weir_result_cb cb, void *user);
+/* Tells the limit callback that stream c->st reached limit `kind` (rule r, string s or
+   UINT32_MAX) at offset `at` of the current file (the stream, or the record). */
+void weir__limit_reached(weir__scan_t *c, weir_limit_kind_t kind, uint32_t r, uint32_t s,
+                         uint64_t at, int at_close);
 
 /* scanner.c */
 int weir__stream_slot_for(weir__scan_t *c, uint64_t end, uint32_t *slot);

@@ -261,8 +261,8 @@ static int load_x(weir_scanner_t *sc, weir__stream_t *st, weir__rbuf_t *r, int d
     for (uint32_t i = 0; i < rules->nrules && !r->bad; i++) {
         uint8_t f = weir__get_u8(r);
         x->rule_true[i] = f & 1;
-        x->fired[i] = (f >> 1) & 1;
-        if (f > 3)
+        x->fired[i] = (f >> 1) & 3;
+        if (f > (WEIR__GAVE_UP << 1 | 1) || x->fired[i] > WEIR__GAVE_UP)
             r->bad = 1;
     }
     size_t ndirty = get_n(r, 1);

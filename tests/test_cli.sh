@@ -953,6 +953,29 @@ PYEOF
 expect_exit "perf -C" 0 "$WEIR" perf -c 2 -C "$tmp/rules.wr" -i "${perf_inputs[@]}"
 check "perf -C: summary" grep -q "final results$" "$tmp/out"
 
+# Limits: a warning on stderr names the stream, rule and string, the output is yara's with the
+# matches past the limit dropped, and -w silences it.
+printf 'rule many { strings: $a = "ab" condition: #a > 3 }\nrule few { strings: $a = "ab" condition: #a <= 3 }\nrule loop { condition: for all i in (0..100000000) : (i >= 0) }\n' >"$tmp/lim.yar"
+printf 'ab ab\nab ab ab\n' >"$tmp/lim.txt"
+"$WEIR" scan --max-matches 3 -r "$tmp/lim.yar" "$tmp/lim.txt" >"$tmp/lim_out" 2>"$tmp/lim_err"
+check "--max-matches: exit 0" test $? -eq 0
+printf 'few %s\n' "$tmp/lim.txt" >"$tmp/lim_want"
+same "--max-matches 3: #a stops at 3" "$tmp/lim_want" "$tmp/lim_out"
+check "--max-matches: warning names stream, rule and string" \
+    grep -qF "weir: warning: $tmp/lim.txt: rule \"many\": \$a reached 3 matches" "$tmp/lim_err"
+check "--max-matches: one warning per string" test "$(grep -c 'reached 3 matches' "$tmp/lim_err")" -eq 2
+check "default eval steps: the huge loop is stopped at the line and at close" \
+    test "$(grep -c 'rule "loop": condition ran out of 10000000 evaluation steps' "$tmp/lim_err")" -eq 2
+"$WEIR" scan -w --max-matches 3 -r "$tmp/lim.yar" "$tmp/lim.txt" >"$tmp/lim_out" 2>"$tmp/lim_err"
+check "-w: no limit warnings" test ! -s "$tmp/lim_err"
+same "-w: same output" "$tmp/lim_want" "$tmp/lim_out"
+"$WEIR" scan --max-eval-steps 1000 -r "$tmp/lim.yar" "$tmp/lim.txt" >"$tmp/lim_out" 2>"$tmp/lim_err"
+check "--max-eval-steps: warning says the rule does not match" \
+    grep -qF 'condition ran out of 1000 evaluation steps (--max-eval-steps) at offset 15; the rule does not match' "$tmp/lim_err"
+expect_exit "--max-matches 0" 2 "$WEIR" scan --max-matches 0 -r "$tmp/lim.yar" "$tmp/lim.txt"
+expect_exit "--max-matches over yara's" 2 "$WEIR" scan --max-matches 2M -r "$tmp/lim.yar" "$tmp/lim.txt"
+expect_exit "--max-eval-steps junk" 2 "$WEIR" scan --max-eval-steps 1x -r "$tmp/lim.yar" "$tmp/lim.txt"
+
 # --records: each line is a file of its own.  The oracle: yara on every line of the logs written
 # to a file of its own (without its newline), as "RULE STREAM:LINE".
 mkdir -p "$tmp/rec"

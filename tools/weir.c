@@ -81,6 +81,12 @@ static const char usage_scan[] =
     "      --chunk-size=N         bytes read per chunk (default 65536; K and M suffixes)\n"
     "      --chunk-seed=S         random chunk sizes in 1..N from seed S (splitmix64)\n"
     "\n"
+    "Limits (a warning on stderr when reached, unless -w):\n"
+    "      --max-matches=N        matches kept per string and stream (default and\n"
+    "                             most 1000000, as yara); later ones are dropped\n"
+    "      --max-eval-steps=N     steps one evaluation of a condition may take (default\n"
+    "                             10M); a condition that runs out does not hold\n"
+    "\n"
     "  -h, --help                 print this help\n";
 
 static const char usage_compile[] =
@@ -573,6 +579,26 @@ static int on_match(const weir_match_event_t *ev, void *user)
     return 0;
 }
 
+/* A limit reached: a warning on stderr, as yara warns of too many matches. */
+static void on_limit(const weir_limit_event_t *ev, void *user)
+{
+    struct scan *s = user;
+    char idbuf[WEIR_ID_STRLEN];
+    const char *name = stream_name(s, &ev->stream, idbuf);
+    fflush(s->out); /* keep the warning after the output it follows */
+    if (ev->kind == WEIR_LIMIT_MATCHES)
+        fprintf(stderr,
+                "weir: warning: %s: rule \"%s\": %s reached %" PRIu64
+                " matches (--max-matches); later ones are dropped\n",
+                name, ev->rule->name, ev->string_id, ev->limit);
+    else
+        fprintf(stderr,
+                "weir: warning: %s: rule \"%s\": condition ran out of %" PRIu64
+                " evaluation steps (--max-eval-steps) at offset %" PRIu64 "; %s\n",
+                name, ev->rule->name, ev->limit, ev->offset,
+                ev->at_close ? "the rule does not match" : "evaluated again when the stream ends");
+}
+
 /* What yara prints before the file name: [NS:]RULE [tags] [meta]. */
 static void print_rule_head(const struct scan *s, const weir_rule_info_t *ri)
 {
@@ -894,7 +920,9 @@ enum {
     OPT_TRACE_JSON,
     OPT_TRACE_REGEX,
     OPT_NO_TRACE,
-    OPT_RECORDS
+    OPT_RECORDS,
+    OPT_MAX_MATCHES,
+    OPT_MAX_EVAL_STEPS
 };
 
 int trace_opt_set(struct trace_opt *t, const char *name, uint32_t mode, const char *arg)
@@ -941,6 +969,8 @@ static int cmd_scan(int argc, char **argv)
         {"trace-regex", required_argument, NULL, OPT_TRACE_REGEX},
         {"no-trace", no_argument, NULL, OPT_NO_TRACE},
         {"records", no_argument, NULL, OPT_RECORDS},
+        {"max-matches", required_argument, NULL, OPT_MAX_MATCHES},
+        {"max-eval-steps", required_argument, NULL, OPT_MAX_EVAL_STEPS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1030,6 +1060,28 @@ static int cmd_scan(int argc, char **argv)
         case OPT_RECORDS:
             s.records = 1;
             break;
+        case OPT_MAX_MATCHES: {
+            size_t v;
+            if (parse_size(optarg, WEIR_MAX_STRING_MATCHES, &v) != 0) {
+                rc = usage_error("scan", "bad --max-matches '%s' (1 to 1000000, K or M suffix)",
+                                 optarg);
+                goto done;
+            }
+            opts.max_matches = (uint32_t)v;
+            break;
+        }
+        case OPT_MAX_EVAL_STEPS: {
+            size_t v;
+            if (parse_size(optarg, UINT64_MAX, &v) != 0) {
+                rc = usage_error("scan",
+                                 "bad --max-eval-steps '%s' (a positive number, K, M or "
+                                 "G suffix)",
+                                 optarg);
+                goto done;
+            }
+            opts.max_eval_steps = v;
+            break;
+        }
         case 'h':
             fputs(usage_scan, stdout);
             goto done;
@@ -1077,6 +1129,8 @@ static int cmd_scan(int argc, char **argv)
         weir_scanner_set_callback(s.scanner, on_match, &s);
     else if (s.records)
         weir_scanner_set_callback(s.scanner, on_record_text, &s);
+    if (warnings)
+        weir_scanner_set_limit_callback(s.scanner, on_limit, &s);
 
     rc = open_inputs(&s, argv + optind, (size_t)(argc - optind));
     if (rc == EXIT_USAGE)
