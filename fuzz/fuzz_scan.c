@@ -2,7 +2,8 @@
  * fuzz_scan.c - libFuzzer harness for the scanner: the input is rule text, a line "----", then
  * data.  Rules that compile scan the data in one chunk and in chunks cut where a generator
  * seeded by the input says, with evictions between chunks; the final results (rules, string
- * offsets and lengths) and the events must be the same.  Any difference aborts.
+ * offsets and lengths), the events and the limits reached (half the inputs run with tiny limits
+ * on matches and evaluation steps) must be the same.  Any difference aborts.
  */
 #include "weir.h"
 
@@ -51,16 +52,29 @@ static int on_event(const weir_match_event_t *ev, void *user)
     return 0;
 }
 
+static void on_limit(const weir_limit_event_t *ev, void *user)
+{
+    char line[160];
+    snprintf(line, sizeof line, "L %d %s %s %llu %d\n", (int)ev->kind, ev->rule->name,
+             ev->string_id ? ev->string_id : "-", (unsigned long long)ev->offset, ev->at_close);
+    put(user, line);
+}
+
 /* Events then results of data fed in chunks (whole when seed is 0). */
 static void run(const weir_rules_t *rules, const uint8_t *d, size_t n, uint64_t seed, int budget,
-                out_t *o)
+                int tiny, out_t *o)
 {
     weir_scanner_options_t opt = {0};
     opt.memory_limit = budget ? 1 : 0;
+    if (tiny) {
+        opt.max_matches = 5;
+        opt.max_eval_steps = 40;
+    }
     weir_scanner_t *sc = NULL;
     if (weir_scanner_new(rules, &opt, &sc) != WEIR_OK)
         abort();
     weir_scanner_set_callback(sc, on_event, o);
+    weir_scanner_set_limit_callback(sc, on_limit, o);
     weir_id_t id = {{9}}, other = {{8}};
     (void)weir_scan_chunk(sc, &other, "x\n", 2); /* a second stream, for the budget */
     size_t off = 0;
@@ -106,8 +120,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (weir_compile_buffer(data, rlen, "fuzz.yar", NULL, &rules, NULL) != WEIR_OK)
         return 0;
     out_t whole = {0}, cut = {0};
-    run(rules, d, n, 0, 0, &whole);
-    run(rules, d, n, 0x9e3779b97f4a7c15ull ^ size, size & 1, &cut);
+    int tiny = (size & 2) != 0;
+    run(rules, d, n, 0, 0, tiny, &whole);
+    run(rules, d, n, 0x9e3779b97f4a7c15ull ^ size, size & 1, tiny, &cut);
     if (whole.n != cut.n || memcmp(whole.p, cut.p, whole.n) != 0) {
         fprintf(stderr, "chunking changed the outcome:\n%s\n---- vs ----\n%s\n", whole.p, cut.p);
         abort();

@@ -30,6 +30,11 @@ for h in "${harnesses[@]}"; do
             { cat examples/rules/auth.yar; printf '\n----\n'; head -c 3000 "$f"; } \
                 >"$corpus/$(basename "$f").seed"
         done
+        # loops and counts, for the step and match limits
+        printf '%s\n' 'rule a { strings: $a = "ab" condition: for all i in (1..#a) : (@a[i] >= 0) }' \
+            'rule b { strings: $b = "b" condition: #b > 3 and for any i in (0..100) : (i == #b) }' \
+            'rule c { condition: for all i in (0..1000) : (i >= 0) }' \
+            '----' 'ab ab ab' 'abab bb' 'ab' >"$corpus/loops.seed"
         ;;
     fuzz_snapshot) ;;
     esac
