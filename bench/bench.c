@@ -35,7 +35,7 @@
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static void die(const char *fmt, ...)
+_Noreturn static void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -350,11 +350,10 @@ static void free_corpus(corpus_t *c)
  */
 static size_t next_piece(const stream_t *s, size_t *cur, size_t chunk, const uint8_t **p)
 {
-    size_t n;
     if (chunk) {
         if (*cur >= s->len)
             return 0;
-        n = s->len - *cur < chunk ? s->len - *cur : chunk;
+        size_t n = s->len - *cur < chunk ? s->len - *cur : chunk;
         *p = s->data + *cur;
         *cur += n;
         return n;
@@ -486,6 +485,7 @@ static void check_hs(hs_error_t e, const char *what)
 static void run_raw(const hs_database_t *db, const corpus_t *c, size_t chunk, run_t *run)
 {
     hs_scratch_t *scratch = NULL;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers */
     hs_stream_t **hs = xcalloc(c->n, sizeof *hs);
     size_t *cur = xcalloc(c->n, sizeof *cur);
     size_t left = c->n;
@@ -541,11 +541,8 @@ static char *join(const char *const *v, size_t n)
     for (size_t i = 0; i < n; i++)
         len += strlen(v[i]) + 1;
     char *s = xcalloc(len, 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            strcat(s, ",");
-        strcat(s, v[i]);
-    }
+    for (size_t i = 0, at = 0; i < n; i++)
+        at += (size_t)snprintf(s + at, len - at, "%s%s", i ? "," : "", v[i]);
     return s;
 }
 
@@ -716,7 +713,7 @@ int main(int argc, char **argv)
     size_t chunks[2] = {(size_t)chunk, 0};
     run_t mem_run;
     for (int m = 0; m < 2; m++) {
-        double wt[MAX_REPS], rt[MAX_REPS];
+        double wt[MAX_REPS] = {0}, rt[MAX_REPS] = {0};
         for (int k = 0; k < reps; k++) {
             run_weir(rules, &c, chunks[m], &fig[m].w);
             wt[k] = fig[m].w.secs;

@@ -35,7 +35,7 @@
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static void die(const char *fmt, ...)
+_Noreturn static void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -143,7 +143,6 @@ typedef struct corpus {
     sys_t *sys;
     size_t nsys;
     size_t nlines, lines_per_stream;
-    uint64_t bytes; /* of all lines, each with its '\n' */
 } corpus_t;
 
 static char *read_file(const char *path, size_t *len)

@@ -122,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     out_t whole = {0}, cut = {0};
     int tiny = (size & 2) != 0;
     run(rules, d, n, 0, 0, tiny, &whole);
-    run(rules, d, n, 0x9e3779b97f4a7c15ull ^ size, size & 1, tiny, &cut);
+    run(rules, d, n, 0x9e3779b97f4a7c15ull ^ size, (int)(size & 1), tiny, &cut);
     if (whole.n != cut.n || memcmp(whole.p, cut.p, whole.n) != 0) {
         fprintf(stderr, "chunking changed the outcome:\n%s\n---- vs ----\n%s\n", whole.p, cut.p);
         abort();

@@ -65,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *buf = calloc(1, n);
     if (!buf)
         return 0;
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): the magic has no NUL in the file */
     memcpy(buf, "WEIRSNAP", 8);
     buf[8] = 1;
     memcpy(buf + 12, &fingerprint, 8);

@@ -77,7 +77,7 @@ WEIR_API const char *weir_version(void);
     X(ERULES, -13, "the snapshot belongs to other compiled rules")
 
 typedef enum weir_status {
-#define WEIR__STATUS_ENUM(name, value, msg) WEIR_##name = value,
+#define WEIR__STATUS_ENUM(name, value, msg) WEIR_##name = (value),
     WEIR_STATUS_MAP(WEIR__STATUS_ENUM)
 #undef WEIR__STATUS_ENUM
 } weir_status_t;

@@ -175,8 +175,10 @@ static int check_pattern(builder_t *b, const weir__ast_string_t *s, weir__varian
             return 0;
         }
     }
-    weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc, "string %s cannot be matched: %s",
-                   s->id, err && err->message ? err->message : "rejected by Vectorscan");
+    /* The string is valid YARA (weir parsed it); Vectorscan's limits are weir's. */
+    weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc,
+                   "string %s is not supported: Vectorscan rejects its pattern (%s)", s->id,
+                   err && err->message ? err->message : "no reason given");
     hs_free_compile_error(err);
     return -1;
 }
@@ -453,7 +455,9 @@ static char *b64_alternative(char *o, const uint8_t *s, size_t len, int i, int w
         size_t m = n - j < 3 ? n - j : 3;
         for (size_t t = 0; t < 3; t++) {
             size_t at = j + t;
+            /* cppcheck-suppress knownConditionTrueFalse ; m is 1 to 3, cppcheck says below 1 */
             uint8_t byte = t < m ? (at < (size_t)i ? 'A' : s[at - (size_t)i]) : 0;
+            /* cppcheck-suppress badBitmaskCheck ; byte is not always 0 (see above) */
             v = v << 8 | byte;
         }
         for (size_t t = 0; t < m + 1; t++)
@@ -508,8 +512,8 @@ static int add_base64_variants(builder_t *b, const weir__ast_string_t *s, uint32
         wide_text[2 * i] = s->value[i];
         wide_text[2 * i + 1] = 0;
     }
-    int texts[2] = {(s->mods & WEIR__MOD_WIDE) != 0,
-                    (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE)};
+    const int texts[2] = {(s->mods & WEIR__MOD_WIDE) != 0,
+                          (s->mods & WEIR__MOD_ASCII) || !(s->mods & WEIR__MOD_WIDE)};
     char *o = re;
     int nalt = 0;
     *o++ = '(';
@@ -923,7 +927,8 @@ static weir_status_t build_database(builder_t *b)
         if (at >= 0 && (size_t)at < b->npats) {
             const weir__string_t *s = &r->strings[r->variants[at].string];
             weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, b->pats[at].loc,
-                           "string %s cannot be matched: %s", s->id, err->message);
+                           "string %s is not supported: Vectorscan rejects its pattern (%s)", s->id,
+                           err->message);
         } else {
             weir__diag_file(b->diags, WEIR_SEV_ERROR, b->ast->nfiles ? b->ast->files[0] : NULL,
                             "Vectorscan: %s",

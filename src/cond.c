@@ -143,9 +143,9 @@ static int cc_error(cc_t *c, const weir__expr_t *e, const char *fmt, ...)
 static int cc_error(cc_t *c, const weir__expr_t *e, const char *fmt, ...)
 {
     weir__loc_t none = {0, 0, 0};
-    va_list ap;
     c->failed = 1;
     if (c->diags) {
+        va_list ap;
         va_start(ap, fmt);
         weir__diag_vadd(c->diags, WEIR_SEV_ERROR, c->ast, e ? e->loc : none, fmt, ap);
         va_end(ap);
@@ -282,6 +282,7 @@ static void c_string_op(cc_t *c, const weir__expr_t *e, int sop)
         cc_error(c, e->b, "%s", err);
         return;
     }
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers */
     if (WEIR__GROW(NULL, k->res, k->res_cap, k->nres + 1) != 0) {
         weir__re_free(re);
         cc_error(c, e, "out of memory compiling a condition");
@@ -707,6 +708,7 @@ void weir__code_free(weir__code_t *code)
     weir__free(NULL, code->pool, code->pool_cap);
     for (uint32_t i = 0; i < code->nres; i++)
         weir__re_free(code->res[i]);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers */
     weir__free(NULL, code->res, code->res_cap * sizeof *code->res);
     memset(code, 0, sizeof *code);
 }

@@ -179,7 +179,7 @@ void weir__lex_quote(const weir__lexer_t *lx, size_t start, size_t end, char *ou
     size_t n = end - start, i;
     for (i = 0; i < n && i < max; i++) {
         unsigned char c = (unsigned char)lx->text[start + i];
-        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        out[i] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
     }
     if (n > max && max >= 3)
         memcpy(out + max - 3, "...", 3);

@@ -87,7 +87,6 @@ static void add_match(weir__scan_t *c, uint32_t s, uint64_t p, uint32_t len)
         c->err = WEIR_ENOMEM;
         return;
     }
-    uint64_t dref = 0;
     if (c->sc->opt.match_data) {
         uint32_t dlen = len < c->sc->opt.match_data ? len : c->sc->opt.match_data;
         const uint8_t *d = weir__view(c, p, p + dlen);
@@ -101,7 +100,7 @@ static void add_match(weir__scan_t *c, uint32_t s, uint64_t p, uint32_t len)
             memcpy(st->x->arena + st->x->arena_len, d, dlen);
         else
             dlen = 0;
-        dref = (uint64_t)st->x->arena_len << 10 | dlen;
+        uint64_t dref = (uint64_t)st->x->arena_len << 10 | dlen;
         st->x->arena_len += dlen;
         memmove(st->x->drefs[s] + i + 1, st->x->drefs[s] + i, (l->n - i) * sizeof(uint64_t));
         st->x->drefs[s][i] = dref;
@@ -200,21 +199,21 @@ static void chain_match(weir__scan_t *c, uint32_t si, uint32_t k, uint64_t p, ui
     int tail = k + 1 == s->npieces;
     const weir__gap_t *g = &r->gaps[s->chain + k - 1];
     struct weir__chainl *prev = &st->x->chains[s->chain + k - 1];
-    uint64_t lower = p;
+    uint64_t reach = p; /* a match of prev that cannot reach this far is dropped */
     if (!tail && st->x->chains[s->chain + k].n)
-        lower = st->x->chains[s->chain + k].v[0].off;
-    int found = 0;
+        reach = st->x->chains[s->chain + k].v[0].off;
+    int linked = 0;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < prev->n; i++) {
         struct weir__cmatch m = prev->v[i];
-        if (g->max != WEIR__RE_UNBOUNDED && !found && m.off + m.len + g->max < lower)
+        if (g->max != WEIR__RE_UNBOUNDED && !linked && m.off + m.len + g->max < reach)
             continue; /* can no longer link: dropped, as YARA does */
-        if (!found && gap_ok(g, &m, p))
-            found = 1;
+        if (!linked && gap_ok(g, &m, p))
+            linked = 1;
         prev->v[kept++] = m;
     }
     prev->n = kept;
-    if (!found)
+    if (!linked)
         return;
     if (!tail) {
         chain_add(c, &st->x->chains[s->chain + k], p, len);
@@ -410,6 +409,7 @@ static void process_report(weir__scan_t *c, uint32_t vi, uint64_t e)
            first that matches, whatever form its atom had (unless every form fits in one of
            YARA's atoms: then each is its own atom, found independently). */
         uint32_t len = v->len;
+        /* cppcheck-suppress redundantInitialization ; len stays v->len if this stops early */
         if (s->literal && !s->fits && s->text_len && (len = literal_at(c, s, p)) == 0)
             return;
         if (s->literal && !s->fits && (s->mods & WEIR__MOD_XOR) && !xor_found(c, s, p))

@@ -217,6 +217,7 @@ static int parse_meta(parser_t *p)
         unexpected(p, "meta identifier");
         return -1;
     }
+    /* cppcheck-suppress unreadVariable ; the loop sets it before bad: reads it; 0 for compilers */
     int neg = 0;
     while (p->tok.kind == WEIR__T_IDENT) {
         if (grow(p, (void **)&p->r.meta, &p->meta_cap, p->r.nmeta + 1, sizeof *p->r.meta) != 0)
@@ -665,7 +666,7 @@ static void parse_include(parser_t *p)
         return;
     }
     memcpy(path, cur, dir);
-    strcpy(path + dir, name);
+    memcpy(path + dir, name, strlen(name) + 1);
     unsigned long long dev = 0, ino = 0;
     size_t len = 0;
     char *text = NULL;

@@ -7,6 +7,7 @@
 #include "parser_int.h"
 #include "re.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -48,7 +49,7 @@ static int is_primary(const weir__expr_t *e)
         B(STR_COUNT_IN) | B(STR_OFFSET) | B(STR_LENGTH) | B(NEG) | B(BITNOT) | B(ADD) | B(SUB) |
         B(MUL) | B(DIV) | B(MOD) | B(SHL) | B(SHR) | B(BAND) | B(BOR) | B(BXOR) | B(EXT);
 #undef B
-    return (primary >> e->op) & 1;
+    return (int)((primary >> e->op) & 1);
 }
 
 static int type_of(const weir__expr_t *e)
@@ -66,6 +67,7 @@ static int type_of(const weir__expr_t *e)
 static int const_value(const weir__expr_t *e, int64_t *v)
 {
     int64_t x, y;
+    assert(e); /* every operand of NEG, ADD, SUB and MUL is set */
     switch (e->op) {
     case WEIR__E_INT:
         *v = e->ival;
@@ -386,6 +388,7 @@ NOINLINE static int parse_for_rest(parser_t *p, weir__expr_t *e)
             return -1;
         size_t cap = 0;
         for (;;) {
+            /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers */
             if (grow(p, (void **)&e->list, &cap, e->nlist + 1, sizeof *e->list) != 0)
                 return -1;
             weir__expr_t *item = parse_int_operand(p, "in");
@@ -393,6 +396,7 @@ NOINLINE static int parse_for_rest(parser_t *p, weir__expr_t *e)
                 return -1;
             e->list[e->nlist++] = item;
             if (e->nlist == 1 && accept(p, WEIR__T_DOTDOT)) {
+                /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers */
                 if (grow(p, (void **)&e->list, &cap, 2, sizeof *e->list) != 0)
                     return -1;
                 if (!(e->list[1] = parse_int_operand(p, "range")))
@@ -790,7 +794,8 @@ static weir__expr_t *parse_bin(parser_t *p, int minprec)
         if (!rhs)
             goto fail;
         need_int(p, rhs, name);
-        if (!(lhs = mk2(p, op, loc, lhs, rhs)))
+        lhs = mk2(p, op, loc, lhs, rhs);
+        if (!lhs)
             break;
         check_constants(p, lhs, name);
     }

@@ -8,6 +8,7 @@
 #include "ast.h"
 #include "mem.h"
 
+#include <assert.h>
 #include <hs.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ int weir__rn_add(rnode_t *parent, rnode_t *kid)
         return -1;
     if ((parent->nkids & (parent->nkids - 1)) == 0) { /* 0,1,2,4,...: grow to double */
         size_t ncap = parent->nkids ? (size_t)parent->nkids * 2 : 2;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers */
         rnode_t **k = realloc(parent->kids, ncap * sizeof(*k));
         if (!k) {
             weir__rn_free(kid);
@@ -174,14 +176,13 @@ static int hexval(int c)
 
 /* ---- regular expressions ------------------------------------------------- */
 
-static const uint8_t *class_word(void)
+/* Adds \w to set.  Built at each use: a set cached in a static would be written by every
+   thread that compiles rules at the same time, and read half-built. */
+static void class_word(uint8_t *set)
 {
-    static uint8_t set[32];
-    if (!set_has(set, '_'))
-        for (unsigned c = 0; c < 256; c++)
-            if (is_word(c))
-                set_add(set, c);
-    return set;
+    for (unsigned c = 0; c < 256; c++)
+        if (is_word(c))
+            set_add(set, c);
 }
 
 /* \w \W \s \S \d \D into set (or = 1: union). Returns 1 if c named such a class. */
@@ -194,7 +195,7 @@ static int class_escape(int c, uint8_t *set)
         neg = 1;
         /* fall through */
     case 'w':
-        memcpy(t, class_word(), 32);
+        class_word(t);
         break;
     case 'S':
         neg = 1;
@@ -450,7 +451,7 @@ static rnode_t *parse_single(parser_t *p)
     }
     case '.': {
         p->i++;
-        rnode_t *n = any_node(p->flags & WEIR__RE_DOTALL);
+        rnode_t *n = any_node((p->flags & WEIR__RE_DOTALL) != 0);
         if (n)
             n->jump = 2; /* a dot, for the chaining rule below */
         return n ? n : oom(p);
@@ -476,14 +477,14 @@ static rnode_t *parse_single(parser_t *p)
         int v = read_escape(p);
         if (v < 0)
             return NULL;
-        rnode_t *n = byte_node((unsigned)v, p->flags & WEIR__RE_NOCASE);
+        rnode_t *n = byte_node((unsigned)v, (p->flags & WEIR__RE_NOCASE) != 0);
         return n ? n : oom(p);
     }
     default: {
         if (c == '{' && is_quant(p))
             return fail(p, at, "syntax error, nothing to repeat");
         p->i++;
-        rnode_t *n = byte_node((unsigned)c, p->flags & WEIR__RE_NOCASE);
+        rnode_t *n = byte_node((unsigned)c, (p->flags & WEIR__RE_NOCASE) != 0);
         return n ? n : oom(p);
     }
     }
@@ -521,10 +522,12 @@ static rnode_t *parse_repeat(parser_t *p)
         p->i++;
     } else {
         size_t end;
-        if (lex_range(p, p->i, &min, &max, &end) < 0) {
+        int r = lex_range(p, p->i, &min, &max, &end);
+        if (r < 0) {
             weir__rn_free(n);
             return NULL;
         }
+        assert(r == 1); /* is_quant found a range token here */
         p->i = end;
     }
     int greedy = 1;
@@ -1276,7 +1279,6 @@ static void sb_set(sbuf_t *b, const uint8_t *set)
 
 static void to_hs(sbuf_t *b, const rnode_t *n, int top_first)
 {
-    char t[48];
     switch (n->type) {
     case RN_SET:
         sb_set(b, n->set);
@@ -1288,6 +1290,23 @@ static void to_hs(sbuf_t *b, const rnode_t *n, int top_first)
     case RN_CAT:
         for (uint32_t i = 0; i < n->nkids; i++) {
             const rnode_t *k = n->kids[i];
+            if (k->type == RN_SET) {
+                /* A run of one set ({ ?? ?? ?? } in hex) as one repeat: a long hex string
+                   stays within Vectorscan's limit on the pattern's length in characters. */
+                uint32_t run = 1;
+                while (i + run < n->nkids && run < HS_MAX_BOUND &&
+                       n->kids[i + run]->type == RN_SET &&
+                       memcmp(n->kids[i + run]->set, k->set, sizeof k->set) == 0)
+                    run++;
+                sb_set(b, k->set);
+                if (run > 1) {
+                    char t[16];
+                    snprintf(t, sizeof t, "{%u}", run);
+                    sb_str(b, t);
+                }
+                i += run - 1;
+                continue;
+            }
             int wrap = k->type == RN_ALT;
             if (wrap)
                 sb_str(b, "(?:");
@@ -1321,6 +1340,7 @@ static void to_hs(sbuf_t *b, const rnode_t *n, int top_first)
             mn = HS_MAX_BOUND;
         if (mx != WEIR__RE_UNBOUNDED && mx > HS_MAX_BOUND)
             mx = WEIR__RE_UNBOUNDED;
+        char t[48];
         if (mx == WEIR__RE_UNBOUNDED)
             snprintf(t, sizeof t, "{%u,}", mn);
         else if (mn == mx)

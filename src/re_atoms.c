@@ -276,6 +276,7 @@ static int extract(rnode_t *re_root, anode_t *root)
             if (!and)
                 goto out;
             append(w.cur, and);
+            /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers */
             anode_t **ors = malloc(n->nkids * sizeof(*ors));
             if (!ors)
                 goto out;
@@ -537,6 +538,7 @@ int weir__re_atoms(weir__re_t *re)
         uint32_t mb = WEIR__RE_UNBOUNDED;
         prefix_max(re->root, x, &mb);
         a->maxb = mb < WEIR__RE_SCAN_LIMIT ? mb : WEIR__RE_SCAN_LIMIT;
+        /* cppcheck-suppress knownConditionTrueFalse ; prefix_max sets mb, re->maxb starts at 0 */
         if (a->maxb > re->maxb)
             re->maxb = a->maxb;
         /* Atoms ending at one offset: the automaton lists a state's own matches (inserted

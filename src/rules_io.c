@@ -138,6 +138,7 @@ weir_status_t weir_rules_serialize(const weir_rules_t *r, void **buf, size_t *le
     }
     /* The header, now that the payload is known. */
     uint8_t *h = w.p;
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): the magic has no NUL in the file */
     memcpy(h, MAGIC, 8);
     weir__wbuf_t hw = {h + 8, 0, HEADER_SIZE - 8, 0};
     weir__put_u32(&hw, FORMAT_VERSION);
@@ -328,6 +329,7 @@ static int read_rules(weir__rbuf_t *in, weir_rules_t *r)
     r->code.pool = (uint8_t *)weir__get_bytes(in, &pool_len);
     r->code.pool_len = r->code.pool_cap = r->code.pool ? pool_len : 0;
     uint32_t nres = weir__get_count(in, 4);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers */
     if (!(r->code.res = calloc(nres ? nres : 1, sizeof *r->code.res)))
         return -1;
     r->code.res_cap = nres ? nres : 1;

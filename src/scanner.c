@@ -482,11 +482,9 @@ weir_status_t weir_scan_batch(weir_scanner_t *sc, const weir_chunk_t *chunks, si
     /* A pipeline over the chunks ahead: the table slot of chunk i + 3D, the context of
        i + 2D and the Vectorscan state of i + D are on their way from memory while chunk i is
        scanned (each stage needs what the one before loaded). */
-    enum { D = 4 };
-    for (size_t i = 0; i < n && i < 3 * D; i++) {
-        if (i < 3 * D)
-            weir__stream_prefetch(sc, &chunks[i].stream, 0);
-    }
+    const size_t D = 4;
+    for (size_t i = 0; i < n && i < 3 * D; i++)
+        weir__stream_prefetch(sc, &chunks[i].stream, 0);
     for (size_t i = 0; i < n && i < 2 * D; i++)
         weir__stream_prefetch(sc, &chunks[i].stream, 1);
     for (size_t i = 0; i < n && i < D; i++)

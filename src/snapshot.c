@@ -239,9 +239,11 @@ static int load_x(weir_scanner_t *sc, weir__stream_t *st, weir__rbuf_t *r, int d
             }
         }
         /* A scanner keeping fewer matches than the one that saved takes the first ones. */
-        l->n = (uint32_t)(n < sc->opt.max_matches ? n : sc->opt.max_matches);
-        if (l->n < n)
+        l->n = (uint32_t)n;
+        if (n > sc->opt.max_matches) {
+            l->n = sc->opt.max_matches;
             x->too_many = 1;
+        }
         if (off > st->bytes)
             r->bad = 1;
     }

@@ -7,6 +7,7 @@
 
 #include "traceid.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <regex.h>
 #include <stdio.h>
@@ -32,7 +33,7 @@ struct weir__trace_buf {
     uint8_t data[];             /* QUOTED: cur at 0, last at WEIR__TRACE_MAX; else the line */
 };
 
-#define BUF_MIN (2 * WEIR__TRACE_MAX)
+enum { BUF_MIN = 2 * WEIR__TRACE_MAX };
 
 /* t->flags.  The Q_ bits are the quoted scanner's state; T_LINE says buf holds the line's
    first t->seen bytes (JSON, REGEX), which is what a snapshot needs to know. */
@@ -224,6 +225,7 @@ void weir__trace_pool_free(weir__trace_pool_t *pool)
 /* The id p[0..n), cut to WEIR__TRACE_MAX bytes, in pool->id. */
 static const char *put_id(weir__trace_pool_t *pool, const uint8_t *p, size_t n)
 {
+    assert(pool); /* only weir__trace_feed accepts no pool, and it makes no id */
     if (n > WEIR__TRACE_MAX)
         n = WEIR__TRACE_MAX;
     memcpy(pool->id, p, n);

@@ -578,7 +578,9 @@ static inline void gen_base64(gen_buf_t *out, const uint8_t *in, size_t n, const
 {
     for (size_t i = 0; i < n; i += 3) {
         size_t m = n - i < 3 ? n - i : 3;
+        /* cppcheck-suppress [knownConditionTrueFalse, badBitmaskCheck] ; m is 1 to 3, not < 1 */
         uint32_t v = (uint32_t)in[i] << 16 | (m > 1 ? (uint32_t)in[i + 1] << 8 : 0) |
+                     /* cppcheck-suppress knownConditionTrueFalse ; the same */
                      (m > 2 ? in[i + 2] : 0);
         for (size_t k = 0; k < 4; k++) {
             gen_putc(out, k <= m ? a[(v >> (18 - 6 * k)) & 63] : '=');

@@ -54,12 +54,12 @@ static inline void gen_vars_pick(gen_rng_t *r, gen_vars_t *v)
 static inline void gen__vs_text(gen_rng_t *r, gen_buf_t *out)
 {
     const char *vs = gen_vars.vs;
-    size_t n = strlen(vs), lo = 0, hi = 0;
+    size_t n = strlen(vs);
     char t[32];
     size_t k = 0;
     if (n && gen_chance(r, 75)) {
-        lo = gen_chance(r, 40) ? 0 : gen_below(r, (uint32_t)n + 1);
-        hi = gen_chance(r, 40) ? n : lo + gen_below(r, (uint32_t)(n - lo) + 1);
+        size_t lo = gen_chance(r, 40) ? 0 : gen_below(r, (uint32_t)n + 1);
+        size_t hi = gen_chance(r, 40) ? n : lo + gen_below(r, (uint32_t)(n - lo) + 1);
         for (size_t i = lo; i < hi; i++) {
             char ch = vs[i];
             if (gen_chance(r, 20) && ch >= 'a' && ch <= 'z')

@@ -146,6 +146,8 @@ expect_exit "file given twice" 2 "$WEIR" scan -r examples/rules/auth.yar \
     examples/logs/sshd.log examples/logs/sshd.log
 expect_exit "compile without -o" 2 "$WEIR" compile examples/rules/auth.yar
 expect_exit "compile without rules" 2 "$WEIR" compile -o "$tmp/x.wr"
+# With -d given first: its copies must be freed on this way out too (a leak sanitizers see).
+expect_exit "compile -d without -o" 2 "$WEIR" compile -d level=1 examples/rules/auth.yar
 
 for args in "--help" "help" "scan --help" "compile --help"; do
     # shellcheck disable=SC2086

@@ -595,6 +595,17 @@ static int on_hs(unsigned id, unsigned long long from, unsigned long long to, un
     return 0;
 }
 
+static int on_hs_count(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                       void *ctx)
+{
+    (void)id;
+    (void)from;
+    (void)to;
+    (void)flags;
+    ++*(int *)ctx;
+    return 0;
+}
+
 /* Compiles re's pattern in streaming mode and checks, on data fed in 3-byte chunks, that every
    end of a match the VM reports (from every start) is reported by Vectorscan.  Returns the
    number of problems. */
@@ -678,6 +689,9 @@ static const char *hs_regexes[] = {
     ".{0,4096}",
     "(a*)*b",
     "[^\\x00-\\xff]a|b",
+    "aaaab",
+    "x[ab][ab][ab]y",
+    "(aa|bbb)cc",
 };
 
 static const char *hs_hexes[] = {
@@ -693,6 +707,9 @@ static const char *hs_hexes[] = {
     "~61 62",
     "( 61 | 62 ) [1-2] ( 63 | 00 )",
     "00 00 ?? 00",
+    "61 ?? ?? ?? 62",
+    "?? ?? 61 ?? ?? 00 00 00",
+    "6? 6? 6? [1-2] 6? 6?",
 };
 
 TEST(hs_patterns)
@@ -724,6 +741,71 @@ TEST(hs_patterns)
         hs_check(re, hs_hexes[i], data, sizeof data);
         weir__re_free(re);
     }
+}
+
+/* Matches of db in data fed as one stream in 100-byte chunks; -1 on an error. */
+static int stream_count(const hs_database_t *db, hs_scratch_t *scratch, const uint8_t *data,
+                        size_t len)
+{
+    hs_stream_t *st = NULL;
+    int n = 0;
+    if (hs_open_stream(db, 0, &st) != HS_SUCCESS)
+        return -1;
+    for (size_t i = 0; i < len; i += 100)
+        if (hs_scan_stream(st, (const char *)data + i, (unsigned)(len - i < 100 ? len - i : 100), 0,
+                           scratch, on_hs_count, &n) != HS_SUCCESS)
+            n = -1;
+    if (hs_close_stream(st, scratch, on_hs_count, &n) != HS_SUCCESS)
+        n = -1;
+    return n;
+}
+
+#define CHECK_MATCHES(got, want)                                                                   \
+    do {                                                                                           \
+        int m__ = (got);                                                                           \
+        if (m__ != (want))                                                                         \
+            T__FAIL("%d matches of the long hex string, want %d", m__, (want));                    \
+    } while (0)
+
+/* A long hex string (public rule sets have one of 1,988 bytes, most of them ??): its
+   Vectorscan pattern must stay within Vectorscan's limit of 16,000 characters, and match. */
+TEST(hs_long_hex)
+{
+    enum { N = 250 }; /* 3,000 bytes, which took 16,500 characters with a set per ?? */
+    static const uint8_t piece[12] = {0xe8, 1, 2, 3, 4, 0x8b, 0x45, 5, 0x33, 0xc0, 0x5a, 0x59};
+    char *text = malloc(N * 36 + 1), *p = text;
+    uint8_t *data = malloc(N * 12);
+    ASSERT(text && data);
+    for (size_t i = 0; i < N; i++) {
+        p += sprintf(p, "E8 ?? ?? ?? ?? 8B 45 ?? 33 C0 5A 59 ");
+        memcpy(data + 12 * i, piece, 12);
+        data[12 * i + 1] = (uint8_t)i; /* a ?? takes any byte */
+    }
+    weir__re_t *re = hx(text);
+    free(text);
+    unsigned flags = 0;
+    char *pat = re ? weir__re_to_hs(re, &flags) : NULL;
+    hs_database_t *db = NULL;
+    hs_compile_error_t *ce = NULL;
+    hs_scratch_t *scratch = NULL;
+    int ok = pat && hs_compile(pat, flags, HS_MODE_STREAM, NULL, &db, &ce) == HS_SUCCESS &&
+             hs_alloc_scratch(db, &scratch) == HS_SUCCESS;
+    if (!ok)
+        T__FAIL("%zu characters of pattern: %s", pat ? strlen(pat) : 0,
+                ce   ? ce->message
+                : re ? "no pattern"
+                     : g_err);
+    if (ok)
+        CHECK_MATCHES(stream_count(db, scratch, data, N * 12), 1);
+    data[12 * (N / 2)] = 0xe9; /* one fixed byte differs: no match */
+    if (ok)
+        CHECK_MATCHES(stream_count(db, scratch, data, N * 12), 0);
+    hs_free_scratch(scratch);
+    hs_free_database(db);
+    hs_free_compile_error(ce);
+    free(pat);
+    weir__re_free(re);
+    free(data);
 }
 
 /* ---- differential test against yara ------------------------------------- */
@@ -762,15 +844,16 @@ static void gen_atom(char *s, size_t cap, int depth)
 
 static void gen_item(char *s, size_t cap, int depth)
 {
-    static const char *anchors[] = {"\\b", "\\B", "^", "$"};
-    static const char *quant[] = {"*",     "+",   "?",   "{2}",   "{1,3}", "{2,}", "{,2}", "{0,2}",
-                                  "{0,1}", "{1}", "{3}", "{1,4}", "{5,9}", "{0,}", "{1,}"};
     if (rnd(14) == 0) {
+        static const char *const anchors[] = {"\\b", "\\B", "^", "$"};
         cat(s, cap, anchors[rnd(4)]);
         return;
     }
     gen_atom(s, cap, depth);
     if (rnd(3) == 0) {
+        static const char *const quant[] = {"*",    "+",     "?",     "{2}",   "{1,3}",
+                                            "{2,}", "{,2}",  "{0,2}", "{0,1}", "{1}",
+                                            "{3}",  "{1,4}", "{5,9}", "{0,}",  "{1,}"};
         cat(s, cap, quant[rnd(sizeof quant / sizeof quant[0])]);
         if (g_lazy)
             cat(s, cap, "?");
@@ -1042,4 +1125,4 @@ TEST(differential_yara)
 TEST_MAIN(TEST_ENTRY(regex_valid), TEST_ENTRY(regex_errors), TEST_ENTRY(hex_valid),
           TEST_ENTRY(hex_errors), TEST_ENTRY(lengths_and_props), TEST_ENTRY(forward_semantics),
           TEST_ENTRY(forward_more), TEST_ENTRY(backward), TEST_ENTRY(wide), TEST_ENTRY(serialize),
-          TEST_ENTRY(hs_patterns), TEST_ENTRY(differential_yara))
+          TEST_ENTRY(hs_patterns), TEST_ENTRY(hs_long_hex), TEST_ENTRY(differential_yara))

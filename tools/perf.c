@@ -335,6 +335,7 @@ static int add_input(struct perf *p, const char *path)
     s = &p->s[p->n];
     memset(s, 0, sizeof *s);
     s->path = path;
+    /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): an operand, or optarg of -i */
     weir_id_from_name(path, strlen(path), &s->id);
     for (size_t i = 0; i < p->n; i++)
         if (memcmp(p->s[i].id.bytes, s->id.bytes, sizeof s->id.bytes) == 0)
@@ -390,6 +391,7 @@ int cmd_perf(int argc, char **argv)
         case 'c': {
             char *end;
             errno = 0;
+            /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): -c takes an argument */
             unsigned long long v = strtoull(optarg, &end, 10);
             if (errno || end == optarg || *end || *optarg == '-' || v < 1 || v > MAX_ROUNDS) {
                 rc = usage_error("perf", "bad -c '%s' (rounds: an integer from 1 to %llu)", optarg,

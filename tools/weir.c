@@ -354,7 +354,7 @@ int compile_rules(const struct rule_args *ra, const struct defines *defs, int wa
             return fail(EXIT_IO, "cannot read rules %s: %s", ra->paths[i], strerror(EISDIR));
     }
     weir_diags_t *diags = NULL;
-    weir_source_t *src = calloc(ra->n, sizeof *src);
+    weir_source_t *src = calloc(ra->n ? ra->n : 1, sizeof *src); /* calloc(0) may be NULL */
     if (!src)
         return fail(EXIT_IO, "out of memory");
     for (size_t i = 0; i < ra->n; i++) {
@@ -1182,15 +1182,20 @@ static int cmd_compile(int argc, char **argv)
             break;
         case 'h':
             fputs(usage_compile, stdout);
-            return EXIT_OK;
+            goto done;
         default:
-            return bad_option("compile", c, argv);
+            rc = bad_option("compile", c, argv);
+            goto done;
         }
     }
-    if (optind >= argc)
-        return usage_error("compile", "no rule files given");
-    if (!output)
-        return usage_error("compile", "no output file: give -o FILE");
+    if (optind >= argc) {
+        rc = usage_error("compile", "no rule files given");
+        goto done;
+    }
+    if (!output) {
+        rc = usage_error("compile", "no output file: give -o FILE");
+        goto done;
+    }
     for (int i = optind; i < argc; i++) {
         if (rule_args_add(&ra, argv[i]) != 0) {
             rc = fail(EXIT_IO, "out of memory");
