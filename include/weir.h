@@ -695,7 +695,8 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_stream_restore(weir_scanner_t *scan
  * durable transaction: a crash or kill -9 at any moment, even during the call, leaves the
  * previous complete checkpoint (LMDB also writes path-lock beside it).  Streams are unchanged
  * and stay open.  Returns WEIR_OK, WEIR_EINVAL, WEIR_EIO (the file cannot be created, written or
- * synced, or the disk is full), WEIR_ENOMEM, WEIR_EENGINE.
+ * synced, or the disk is full), WEIR_EFORMAT (path holds a damaged store, left as it is),
+ * WEIR_ENOMEM, WEIR_EENGINE.
  */
 WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_checkpoint(weir_scanner_t *scanner,
                                                                 const char *path);
@@ -704,7 +705,8 @@ WEIR_API WEIR_WARN_UNUSED weir_status_t weir_scanner_checkpoint(weir_scanner_t *
  * Reopens every stream of the checkpoint at path in a scanner that has no streams yet (they
  * are restored lazily: each stays a snapshot until its next use, so a restart costs little
  * memory).  Streams then continue exactly where the checkpoint left them.  Returns WEIR_OK;
- * WEIR_EINVAL; WEIR_EIO (no such store); WEIR_EFORMAT (damaged); WEIR_EVERSION; WEIR_ERULES
+ * WEIR_EINVAL; WEIR_EIO (no such store); WEIR_EFORMAT (damaged: the store is checked before it
+ * is read, see docs/hostile.md); WEIR_EVERSION; WEIR_ERULES
  * (the checkpoint belongs to other compiled rules); WEIR_ESTATE (the scanner has streams);
  * WEIR_ELIMIT (more streams than max_streams: none is restored); WEIR_ENOMEM.  *n (may be
  * NULL) receives the number of streams.

@@ -98,9 +98,23 @@ const weir_rule_info_t *weir_rules_info(const weir_rules_t *rules, size_t i)
 
 /* ---- patterns ------------------------------------------------------------ */
 
-/* A literal as Vectorscan pattern text: every byte as \xNN. */
+/*
+ * Vectorscan refuses a pattern longer than 16,000 characters; a literal takes 4 per byte.  A
+ * longer literal is searched for by its last HS_TAIL bytes: the scanner checks every form of a
+ * literal string at each start anyway (match.c, literal_at), so the end offsets of the tail
+ * give exactly the literal's matches.
+ */
+#define HS_MAX_PATTERN 16000u
+#define HS_TAIL 3000u
+
+/* A literal as Vectorscan pattern text: every byte as \xNN; a long one by its tail. */
 static char *literal_pattern(const uint8_t *s, size_t len, int wide)
 {
+    if (len * (wide ? 2 : 1) > HS_TAIL) {
+        size_t keep = wide ? HS_TAIL / 2 : HS_TAIL;
+        s += len - keep;
+        len = keep;
+    }
     size_t n = len * (wide ? 2 : 1);
     char *p = malloc(n * 4 + 1);
     if (!p)
@@ -151,6 +165,14 @@ static weir__variant_t *new_variant(builder_t *b, const weir__ast_string_t *s, u
     return v;
 }
 
+/* The name of the rule string gi (global index) belongs to. */
+static const char *rule_name(const builder_t *b, uint32_t gi)
+{
+    const weir_rules_t *r = b->r;
+    uint32_t ri = gi < r->nstrings ? r->strings[gi].rule : UINT32_MAX;
+    return ri < r->nrules && r->rules[ri].info.name ? r->rules[ri].info.name : "?";
+}
+
 /*
  * Checks one pattern with Vectorscan alone, so that an expression it cannot
  * take is reported at its string instead of failing the whole database.
@@ -162,6 +184,15 @@ static int check_pattern(builder_t *b, const weir__ast_string_t *s, weir__varian
     pattern_t *p = &b->pats[b->npats - 1];
     hs_expr_info_t *info = NULL;
     hs_compile_error_t *err = NULL;
+    const char *rule = rule_name(b, v->string);
+    size_t plen = strlen(p->text);
+    if (plen > HS_MAX_PATTERN) {
+        weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc,
+                       "string %s of rule %s is too long for Vectorscan (a pattern of %zu "
+                       "characters, at most %u)",
+                       s->id, rule, plen, HS_MAX_PATTERN);
+        return -1;
+    }
     if (hs_expression_info(p->text, p->flags, &info, &err) == HS_SUCCESS) {
         free(info);
         return 0;
@@ -177,8 +208,8 @@ static int check_pattern(builder_t *b, const weir__ast_string_t *s, weir__varian
     }
     /* The string is valid YARA (weir parsed it); Vectorscan's limits are weir's. */
     weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc,
-                   "string %s is not supported: Vectorscan rejects its pattern (%s)", s->id,
-                   err && err->message ? err->message : "no reason given");
+                   "string %s of rule %s is not supported: Vectorscan rejects its pattern (%s)",
+                   s->id, rule, err && err->message ? err->message : "no reason given");
     hs_free_compile_error(err);
     return -1;
 }
@@ -206,6 +237,13 @@ static int add_forms(builder_t *b, const weir__ast_string_t *s, uint32_t gi, wei
             continue;
         unsigned flags = 0;
         char *text = weir__re_to_hs(form, &flags);
+        const uint8_t *lit;
+        size_t lit_len;
+        if (text && strlen(text) > HS_MAX_PATTERN && ws->literal &&
+            weir__re_as_literal(form, &lit, &lit_len) && weir__re_hs_exact(form)) {
+            free(text); /* a long literal hex string or regex: by its tail, as a text string */
+            text = literal_pattern(lit, lit_len, 0);
+        }
         if (weir__re_min_len(form) == 0)
             flags |=
                 HS_FLAG_ALLOWEMPTY; /* the VM drops empty matches, as YARA never reports them */
@@ -257,10 +295,14 @@ static int add_chain(builder_t *b, const weir__ast_string_t *s, uint32_t gi, wei
     uint32_t gmin[MAX_PIECES], gmax[MAX_PIECES], n = 0;
     int rc = weir__re_split(re, pieces, gmin, gmax, MAX_PIECES, &n);
     weir__re_free(re);
-    if (rc != 0) {
+    if (rc == -2) {
         weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, s->loc,
-                       "string %s has more than %d pieces between large jumps, or no memory", s->id,
-                       MAX_PIECES - 1);
+                       "string %s of rule %s has more than %d jumps over %u bytes (weir's limit)",
+                       s->id, rule_name(b, gi), MAX_PIECES - 1, WEIR__RE_CHAINING_THRESHOLD);
+        return -1;
+    }
+    if (rc != 0) {
+        b->oom = 1;
         return -1;
     }
     weir_rules_t *r = b->r;
@@ -899,6 +941,46 @@ static int build_tables(weir_rules_t *r, refs_t *refs, const uint8_t *monotone)
     return 0;
 }
 
+/*
+ * After Vectorscan refused the whole set without naming a pattern (a resource limit): compiles
+ * each pattern alone to find the ones it refuses.  A pattern the VM confirms gets prefiltering
+ * (a superset) instead, as check_pattern does; any other is an error at its string.  Returns
+ * the number of patterns changed, or -1 when one cannot be matched at all.
+ */
+static int find_refused(builder_t *b)
+{
+    weir_rules_t *r = b->r;
+    int changed = 0, bad = 0;
+    for (size_t i = 0; i < b->npats; i++) {
+        pattern_t *p = &b->pats[i];
+        hs_database_t *db = NULL;
+        hs_compile_error_t *err = NULL;
+        if (hs_compile(p->text, p->flags, HS_MODE_STREAM, weir__engine()->platform, &db, &err) ==
+            HS_SUCCESS) {
+            hs_free_database(db);
+            continue;
+        }
+        hs_free_compile_error(err);
+        err = NULL;
+        if (r->variants[i].kind == WEIR__V_VM && !(p->flags & HS_FLAG_PREFILTER) &&
+            hs_compile(p->text, p->flags | HS_FLAG_PREFILTER, HS_MODE_STREAM,
+                       weir__engine()->platform, &db, &err) == HS_SUCCESS) {
+            hs_free_database(db);
+            p->flags |= HS_FLAG_PREFILTER;
+            changed++;
+            continue;
+        }
+        const weir__string_t *s = &r->strings[r->variants[i].string];
+        weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, p->loc,
+                       "string %s of rule %s cannot be matched: %s", s->id,
+                       rule_name(b, r->variants[i].string),
+                       err && err->message ? err->message : "rejected by Vectorscan");
+        hs_free_compile_error(err);
+        bad = 1;
+    }
+    return bad ? -1 : changed;
+}
+
 static weir_status_t build_database(builder_t *b)
 {
     weir_rules_t *r = b->r;
@@ -913,26 +995,36 @@ static weir_status_t build_database(builder_t *b)
         free(ids);
         return WEIR_ENOMEM;
     }
-    for (size_t i = 0; i < b->npats; i++) {
-        exprs[i] = b->pats[i].text;
-        flags[i] = b->pats[i].flags;
-        ids[i] = (unsigned)i;
-    }
     hs_compile_error_t *err = NULL;
-    hs_error_t rc = hs_compile_multi(exprs, flags, ids, (unsigned)b->npats, HS_MODE_STREAM,
-                                     weir__engine()->platform, &r->db, &err);
+    hs_error_t rc;
+    int found = 0; /* -1: find_refused reported the patterns at their strings */
+    for (int attempt = 0;; attempt++) {
+        for (size_t i = 0; i < b->npats; i++) {
+            exprs[i] = b->pats[i].text;
+            flags[i] = b->pats[i].flags;
+            ids[i] = (unsigned)i;
+        }
+        rc = hs_compile_multi(exprs, flags, ids, (unsigned)b->npats, HS_MODE_STREAM,
+                              weir__engine()->platform, &r->db, &err);
+        if (rc == HS_SUCCESS || attempt > 0 || !err || err->expression >= 0 ||
+            (found = find_refused(b)) <= 0)
+            break;
+        hs_free_compile_error(err);
+        err = NULL;
+    }
     weir_status_t st = WEIR_OK;
     if (rc != HS_SUCCESS) {
         int at = err ? err->expression : -1;
         if (at >= 0 && (size_t)at < b->npats) {
             const weir__string_t *s = &r->strings[r->variants[at].string];
             weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, b->pats[at].loc,
-                           "string %s is not supported: Vectorscan rejects its pattern (%s)", s->id,
-                           err->message);
-        } else {
+                           "string %s of rule %s is not supported: Vectorscan rejects its "
+                           "pattern (%s)",
+                           s->id, rule_name(b, r->variants[at].string), err->message);
+        } else if (found >= 0) {
             weir__diag_file(b->diags, WEIR_SEV_ERROR, b->ast->nfiles ? b->ast->files[0] : NULL,
-                            "Vectorscan: %s",
-                            err && err->message ? err->message : "compilation failed");
+                            "the rules' %zu patterns together are too much for Vectorscan: %s",
+                            b->npats, err && err->message ? err->message : "compilation failed");
         }
         st = rc == HS_COMPILER_ERROR ? WEIR_ECOMPILE : WEIR_EENGINE;
         r->db = NULL;

@@ -47,7 +47,8 @@ size_t weir__diag_errors(const weir_diags_t *d)
     return d ? d->errors : 0;
 }
 
-/* The line'th line (1-based) of text, without its terminator. */
+/* The line'th line (1-based) of text, without its terminator; a NUL byte in it becomes a
+   space, so that the line is shown whole and a caret under it still points at its column. */
 static char *source_line(const char *text, size_t len, uint32_t line)
 {
     size_t i = 0;
@@ -57,7 +58,13 @@ static char *source_line(const char *text, size_t len, uint32_t line)
     size_t j = i;
     while (j < len && text[j] != '\n' && text[j] != '\r')
         j++;
-    return weir__strndup(text + i, j - i);
+    char *s = weir__malloc(NULL, j - i + 1);
+    if (!s)
+        return NULL;
+    for (size_t k = i; k < j; k++)
+        s[k - i] = text[k] ? text[k] : ' ';
+    s[j - i] = '\0';
+    return s;
 }
 
 static int add(weir_diags_t *d, weir_severity_t sev, const char *file, uint32_t line, uint32_t col,

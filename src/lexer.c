@@ -341,6 +341,22 @@ static int buf_put(weir__lexer_t *lx, uint8_t c)
     return 0;
 }
 
+/*
+ * A NUL byte in a string or regular expression: YARA's lexer copies each run of plain bytes
+ * (up to a backslash, the closing delimiter or the line end) as a C string, so it keeps
+ * nothing from the NUL to the end of the run.  Skips those bytes, with a warning.
+ */
+static void nul_run(weir__lexer_t *lx, int delim)
+{
+    weir__loc_t at = weir__lex_loc(lx, lx->pos);
+    while (peek(lx, 0) >= 0 && peek(lx, 0) != '\\' && peek(lx, 0) != delim && peek(lx, 0) != '\n')
+        lx->pos++;
+    if (!lx->quiet && weir__diag_add(lx->diags, WEIR_SEV_WARNING, lx->ast, at,
+                                     "NUL byte: the bytes from it to the next escape or the end "
+                                     "are ignored, as YARA ignores them") != 0)
+        lx->oom = 1;
+}
+
 /* "..." with YARA's escapes: \n \t \r \" \\ \xNN.  Strings end on their line. */
 static void lex_text(weir__lexer_t *lx, weir__token_t *tok)
 {
@@ -359,6 +375,10 @@ static void lex_text(weir__lexer_t *lx, weir__token_t *tok)
         if (c == '"') {
             lx->pos++;
             break;
+        }
+        if (c == 0) {
+            nul_run(lx, '"');
+            continue;
         }
         if (c != '\\') {
             if (buf_put(lx, (uint8_t)c) != 0)
@@ -405,6 +425,11 @@ static void lex_text(weir__lexer_t *lx, weir__token_t *tok)
         if (buf_put(lx, (uint8_t)out) != 0)
             goto fail;
         lx->pos += (size_t)width;
+    }
+    if (lx->buf_len > WEIR__LEX_MAX_LITERAL) {
+        weir__lex_error(lx, tok->loc, "string too long (more than %u bytes, YARA's limit)",
+                        WEIR__LEX_MAX_LITERAL);
+        bad = 1;
     }
     tok->kind = bad ? WEIR__T_ERROR : WEIR__T_TEXT;
     return;
@@ -665,19 +690,22 @@ void weir__lex_hex(weir__lexer_t *lx, weir__token_t *tok)
             tok->kind = WEIR__T_HEX;
             break;
         }
+        /* YARA reads a hex string as a C string: a NUL byte, even in a comment, ends it. */
         if (c == '/' && peek(lx, 1) == '/') {
-            while (lx->pos < lx->len && lx->text[lx->pos] != '\n')
+            while (lx->pos < lx->len && lx->text[lx->pos] != '\n' && lx->text[lx->pos] != 0)
                 lx->pos++;
         } else if (c == '/' && peek(lx, 1) == '*') {
             weir__loc_t start = weir__lex_loc(lx, lx->pos);
             lx->pos += 2;
-            while (lx->pos < lx->len && !(peek(lx, 0) == '*' && peek(lx, 1) == '/'))
+            while (lx->pos < lx->len && !(peek(lx, 0) == '*' && peek(lx, 1) == '/') &&
+                   peek(lx, 0) != 0)
                 advance(lx);
             if (lx->pos >= lx->len) {
                 weir__lex_error(lx, start, "unterminated comment");
                 break;
             }
-            lx->pos += 2;
+            if (peek(lx, 0) != 0)
+                lx->pos += 2;
         } else if (c != 0 && is_hex_char(c)) {
             if (!strchr(" \t\r\n\f\v", c))
                 tok->ival = 1;
@@ -701,14 +729,34 @@ void weir__lex_regex(weir__lexer_t *lx, weir__token_t *tok)
     tok->vstart = lx->pos;
     tok->value_loc = weir__lex_loc(lx, lx->pos);
     tok->kind = WEIR__T_ERROR;
+    /* The value goes to buf: the source's bytes, but for the runs a NUL byte cuts short. */
+    size_t slashes = 0;
+    lx->buf_len = 0;
+    if (buf_put(lx, 0) != 0)
+        return;
+    lx->buf_len = 0;
     for (;;) {
         int c = peek(lx, 0);
         if (c < 0 || c == '\n' || (c == '\\' && (peek(lx, 1) < 0 || peek(lx, 1) == '\n'))) {
             weir__lex_error(lx, open, "unterminated regular expression");
             break;
         }
+        if (c == '\\' && peek(lx, 1) == 0) {
+            weir__lex_error(lx, weir__lex_loc(lx, lx->pos), "malformed regular expression");
+            break;
+        }
+        if (c == 0) {
+            nul_run(lx, '/');
+            continue;
+        }
         if (c == '/') {
-            tok->vlen = lx->pos - tok->vstart;
+            tok->vlen = lx->buf_len;
+            if (lx->buf_len - slashes > WEIR__LEX_MAX_LITERAL) {
+                weir__lex_error(lx, open,
+                                "regular expression too long (more than %u bytes, YARA's limit)",
+                                WEIR__LEX_MAX_LITERAL);
+                break;
+            }
             lx->pos++;
             if (peek(lx, 0) == 'i') {
                 tok->re_flags |= WEIR__RE_NOCASE;
@@ -721,7 +769,11 @@ void weir__lex_regex(weir__lexer_t *lx, weir__token_t *tok)
             tok->kind = WEIR__T_REGEX;
             break;
         }
-        lx->pos += c == '\\' ? 2 : 1;
+        int n = c == '\\' ? 2 : 1;
+        if (buf_put(lx, (uint8_t)c) != 0 || (n == 2 && buf_put(lx, (uint8_t)peek(lx, 1)) != 0))
+            break;
+        slashes += n == 2 && peek(lx, 1) == '/'; /* YARA keeps \/ as one byte */
+        lx->pos += (size_t)n;
     }
     tok->end = lx->pos;
 }

@@ -105,13 +105,18 @@ typedef enum weir__tok {
     WEIR__T_SLASH
 } weir__tok_t;
 
+/* YARA's lexer keeps a text string's bytes, or a regular expression's text, in a buffer of
+   8,192 bytes (YR_LEX_BUF_SIZE): longer ones are errors there, and here. */
+#define WEIR__LEX_MAX_LITERAL 8190u
+
 typedef struct weir__token {
     weir__tok_t kind;
     weir__loc_t loc;       /* of the first byte                             */
     size_t start, end;     /* the raw token is text[start..end)             */
     int64_t ival;          /* WEIR__T_INT; WEIR__T_HEX: 1 unless the body
                               holds nothing but space and comments       */
-    size_t vstart, vlen;   /* WEIR__T_HEX, WEIR__T_REGEX: the value's bytes */
+    size_t vstart, vlen;   /* WEIR__T_HEX: the value's bytes text[vstart..+vlen);
+                              WEIR__T_REGEX: vstart, and vlen bytes in the lexer's buf */
     weir__loc_t value_loc; /* WEIR__T_HEX, WEIR__T_REGEX: of vstart         */
     uint32_t re_flags;     /* WEIR__T_REGEX: WEIR__RE_*                     */
 } weir__token_t;
@@ -128,7 +133,7 @@ typedef struct weir__lexer {
     int errors;   /* errors reported through this lexer          */
     int oom;      /* an allocation failed                        */
     int quiet;    /* while skipping after an error: report nothing */
-    uint8_t *buf; /* WEIR__T_TEXT: decoded bytes, NUL-terminated */
+    uint8_t *buf; /* WEIR__T_TEXT: decoded bytes; WEIR__T_REGEX: the value; NUL-terminated */
     size_t buf_len, buf_cap;
 } weir__lexer_t;
 

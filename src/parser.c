@@ -456,7 +456,7 @@ static int parse_strings(parser_t *p)
             s->kind = hex ? WEIR__STR_HEX : WEIR__STR_REGEX;
             s->re_flags = p->tok.re_flags;
             s->value_loc = p->tok.value_loc;
-            v = (const uint8_t *)p->lx.text + p->tok.vstart;
+            v = hex ? (const uint8_t *)p->lx.text + p->tok.vstart : p->lx.buf;
             vlen = p->tok.vlen;
             if (hex && p->tok.ival == 0)
                 error_at(p, p->tok.loc, "empty hex string \"%s\"", s->id);

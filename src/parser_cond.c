@@ -840,7 +840,7 @@ static weir__expr_t *parse_cond_regex(parser_t *p)
         p->failed = 1;
         return NULL;
     }
-    const uint8_t *v = (const uint8_t *)p->lx.text + p->tok.vstart;
+    const uint8_t *v = p->lx.buf;
     size_t vlen = p->tok.vlen;
     char err[256];
     size_t err_off = 0;

@@ -334,6 +334,8 @@ static rnode_t *parse_class(parser_t *p)
             set_add(set, (unsigned)v);
             continue;
         }
+        if (c < 0x20 || c > 0x7e) /* YARA takes raw bytes outside ASCII only in a range */
+            return fail(p, p->i, "non-ascii character");
         set_add(set, (unsigned)c);
         p->i++;
     }
@@ -434,7 +436,8 @@ static rnode_t *parse_single(parser_t *p)
     switch (c) {
     case '(': {
         if (++p->depth > MAX_DEPTH)
-            return fail(p, at, "regexp too long");
+            return fail(p, at, "regular expression nested too deeply (more than %d levels)",
+                        MAX_DEPTH);
         p->i++;
         rnode_t *n = parse_alt(p);
         if (!n)
@@ -669,6 +672,13 @@ int weir__re_parse_regex(const uint8_t *src, size_t len, uint32_t flags, weir__r
             k->jump = 1;
         }
     }
+    if (weir__re_too_complex(root)) {
+        weir__rn_free(root);
+        return fail(&p, 0,
+                    "regular expression is too complex (more than %u alternatives and repeats)",
+                    WEIR__RE_MAX_SPLITS),
+               -1;
+    }
     *out = re_new(root, 0);
     if (!*out)
         return oom(&p), -1;
@@ -836,7 +846,7 @@ static rnode_t *hex_tokens(parser_t *p)
             k = hex_jump(p);
         } else if (p->s[p->i] == '(') {
             if (++p->depth > MAX_DEPTH) {
-                fail(p, at, "hex string too complex");
+                fail(p, at, "hex string nested too deeply (more than %d levels)", MAX_DEPTH);
                 goto fail;
             }
             p->i++;
@@ -915,6 +925,11 @@ int weir__re_parse_hex(const uint8_t *src, size_t len, weir__re_t **out, char *e
     if (root && p.i < len) {
         weir__rn_free(root);
         root = fail(&p, p.i, "syntax error");
+    }
+    if (root && weir__re_too_complex(root)) {
+        weir__rn_free(root);
+        root = fail(&p, 0, "hex string is too complex (more than %u alternatives)",
+                    WEIR__RE_MAX_SPLITS);
     }
     if (!root)
         return -1;
@@ -1005,11 +1020,14 @@ int weir__re_split(const weir__re_t *re, weir__re_t **pieces, uint32_t *gap_min,
     if (!re->chaining || r->type != RN_CAT)
         return -1;
     uint32_t from = 0;
+    int rc = -1;
     for (uint32_t i = 0; i <= r->nkids; i++) {
         if (i < r->nkids && !chain_point(r->kids[i]))
             continue;
-        if (*n >= cap)
+        if (*n >= cap) {
+            rc = -2;
             goto fail;
+        }
         rnode_t *cat = weir__rn_new(RN_CAT);
         for (uint32_t k = from; cat && k < i; k++)
             if (weir__rn_add(cat, rn_copy(r->kids[k], 0)) < 0) {
@@ -1029,7 +1047,7 @@ int weir__re_split(const weir__re_t *re, weir__re_t **pieces, uint32_t *gap_min,
 fail:
     while (*n > 0)
         weir__re_free(pieces[--*n]);
-    return -1;
+    return rc;
 }
 
 weir__re_t *weir__re_widen(const weir__re_t *re)

@@ -42,6 +42,7 @@ typedef struct weir__re weir__re_t;
 #define WEIR__RE_SCAN_LIMIT 4096u        /* bytes a YARA regex match can span (RE_SCAN_LIMIT) */
 #define WEIR__RE_MAX_RANGE 32767u        /* largest {n,m} bound (RE_MAX_RANGE = INT16_MAX) */
 #define WEIR__RE_CHAINING_THRESHOLD 200u /* hex jumps above this are chained by YARA */
+#define WEIR__RE_MAX_SPLITS 128u /* split instructions in one regex's code (RE_MAX_SPLIT_ID) */
 
 /*
  * Parse a YARA regex (the text between the slashes, verbatim; flags WEIR__RE_NOCASE |
@@ -98,7 +99,8 @@ int weir__re_has_chaining(const weir__re_t *re);
  * YARA's chain: the pieces between the top-level jumps where it splits re (see
  * weir__re_has_chaining), each a regex of its own, and the gap allowed between the end of piece
  * i and the start of piece i + 1 in gap_min[i]..gap_max[i] (WEIR__RE_UNBOUNDED for no limit).
- * At most cap pieces.  Returns 0 and *n >= 2, or -1 (no chain, too many pieces, out of memory).
+ * At most cap pieces.  Returns 0 and *n >= 2, -2 when re has more than cap pieces, or -1 (no
+ * chain, out of memory).
  */
 int weir__re_split(const weir__re_t *re, weir__re_t **pieces, uint32_t *gap_min, uint32_t *gap_max,
                    uint32_t cap, uint32_t *n);

@@ -136,6 +136,10 @@ void weir__rprog_free(rprog_t *p);
 /* Compiles root; records YARA's code refs in the nodes (fref forward, bref backward). */
 int weir__rprog_compile(rprog_t *p, rnode_t *root, int backwards);
 
+/* 1 when YARA refuses root as "too complex": some piece of it (the whole, unless it is chained)
+   would need more than WEIR__RE_MAX_SPLITS split instructions. */
+int weir__re_too_complex(const rnode_t *root);
+
 /* Chooses YARA's atoms for re (after both programs are compiled): fills re->atoms, natoms,
    zref, maxb.  0, or -1 on OOM. */
 int weir__re_atoms(weir__re_t *re);

@@ -242,6 +242,46 @@ static int comp(rprog_t *p, rnode_t *n, int bw, uint32_t depth, int fl, int32_t 
     return 0;
 }
 
+/* The split instructions YARA emits for n (libyara/re.c, _yr_re_emit): one per alternative
+   but the last, one per * + and e{n,m} with n < m, the body once per copy in e{n,m}'s prolog,
+   loop and epilog; .{n,m} and hex jumps are one REPEAT_ANY, without a split.  Saturates. */
+static uint64_t yara_splits(const rnode_t *n)
+{
+    const uint64_t cap = WEIR__RE_MAX_SPLITS + 1;
+    uint64_t k = 0, r = 0;
+    for (uint32_t i = 0; i < n->nkids && k < cap; i++)
+        k += yara_splits(n->kids[i]);
+    if (n->type == RN_ALT) {
+        r = k + (n->nkids ? n->nkids - 1 : 0);
+    } else if (n->type != RN_REP || n->yform == YF_ANYRANGE) {
+        r = k;
+    } else if (n->yform == YF_STAR || n->yform == YF_PLUS) {
+        r = k + 1;
+    } else { /* e{min,max}; YARA's {n,} has max RE_MAX_RANGE, which gives the same layout */
+        uint64_t mn = n->min, mx = n->max == WEIR__RE_UNBOUNDED ? WEIR__RE_MAX_RANGE : n->max;
+        uint64_t copies = (mn > 0) + (mx > mn + 1 || mx > 2) + (mx > mn || mx > 1);
+        r = k * copies + (mx > mn);
+    }
+    return r < cap ? r : cap;
+}
+
+int weir__re_too_complex(const rnode_t *root)
+{
+    uint64_t total = 0;
+    if (root->type != RN_CAT)
+        return yara_splits(root) > WEIR__RE_MAX_SPLITS;
+    /* The pieces of a chained string are separate regular expressions to YARA. */
+    for (uint32_t i = 0; i < root->nkids; i++) {
+        const rnode_t *k = root->kids[i];
+        if (k->jump == 1 &&
+            (k->min > WEIR__RE_CHAINING_THRESHOLD || k->max > WEIR__RE_CHAINING_THRESHOLD))
+            total = 0;
+        else if ((total += yara_splits(k)) > WEIR__RE_MAX_SPLITS)
+            return 1;
+    }
+    return 0;
+}
+
 int weir__rprog_compile(rprog_t *p, rnode_t *root, int backwards)
 {
     int32_t ref;

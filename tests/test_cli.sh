@@ -1016,5 +1016,78 @@ if not ok:
 sys.exit(0 if ok else 1)
 PYEOF
 
+# ---- hostile input (docs/hostile.md; tests/test_hostile.c holds the library-level tests) ------
+
+# Damaged compiled rules: any truncation or flipped byte is one clear error and exit status 3.
+size=$(wc -c <"$tmp/rules.wr")
+for k in $(seq 0 23); do
+    at=$((k * size / 24))
+    if [ $((k % 2)) -eq 0 ]; then
+        head -c "$at" "$tmp/rules.wr" >"$tmp/damaged.wr"
+    else
+        cp "$tmp/rules.wr" "$tmp/damaged.wr"
+        old=$(od -An -tu1 -j "$at" -N 1 "$tmp/rules.wr" | tr -d ' ')
+        printf "\\$(printf '%03o' $(((old + 1 + k) % 256)))" |
+            dd of="$tmp/damaged.wr" bs=1 seek="$at" conv=notrunc 2>/dev/null
+    fi
+    expect_exit "damaged compiled rules ($k)" 3 "$WEIR" scan -C "$tmp/damaged.wr" \
+        examples/logs/sshd.log
+    if [ "$(wc -l <"$tmp/err")" -ne 1 ] || [ -s "$tmp/out" ]; then
+        t_fail "damaged compiled rules ($k): want one line on stderr, nothing on stdout"
+        show "$tmp/err"
+    fi
+done
+
+# NUL and high bytes in rule text: a located error, the source line shown whole (a NUL as a
+# space) with the caret under the byte.
+printf 'rule ok { condition: true }\nrule bad {\n  condition: true \0 and\n}\n' >"$tmp/nul.yar"
+expect_exit "NUL byte in a rule" 1 "$WEIR" scan -r "$tmp/nul.yar" examples/logs/sshd.log
+if [ "$(sed -n 1p "$tmp/err")" = "$tmp/nul.yar:3:19: error: unexpected character 0x00" ] &&
+    [ "$(sed -n 2p "$tmp/err")" = "  condition: true   and" ] &&
+    [ "$(sed -n 3p "$tmp/err")" = "                  ^" ]; then t_ok; else
+    t_fail "NUL byte in a rule: located, the line shown whole"
+    show "$tmp/err"
+fi
+printf 'rule \xe9t\xe9 { condition: true }\n' >"$tmp/high.yar"
+expect_exit "high byte in an identifier" 1 "$WEIR" scan -r "$tmp/high.yar" examples/logs/sshd.log
+if grep -q "high.yar:1:6: error: unexpected character 0xe9" "$tmp/err"; then t_ok; else
+    t_fail "high byte in an identifier: located error"
+    show "$tmp/err"
+fi
+
+# A NUL inside a string keeps what precedes it in its run, as yara does (with a warning).
+printf 'rule n { strings: $a = "Fai\0led\\x20pass" condition: $a }\n' >"$tmp/nulstr.yar"
+printf 'Fai password\nFailed password\n' >"$tmp/nulstr.log"
+yara -s "$tmp/nulstr.yar" "$tmp/nulstr.log" 2>/dev/null | sed "s|$tmp/nulstr.log|S|" >"$tmp/want"
+"$WEIR" scan -s -r "$tmp/nulstr.yar" "$tmp/nulstr.log" 2>"$tmp/err" |
+    sed "s|$tmp/nulstr.log|S|" >"$tmp/got"
+same "NUL in a string: as yara" "$tmp/want" "$tmp/got"
+check "NUL in a string: a warning" grep -q "warning: NUL byte" "$tmp/err"
+
+# JSON output stays JSON whatever the bytes: trace ids with invalid UTF-8, control bytes,
+# quotes and backslashes come back byte for byte (each byte as the code point of its value).
+printf 'rule r { strings: $a = "hit" condition: $a }\n' >"$tmp/hit.yar"
+printf 'hit "\xc3\x28\xff\x01\x7f\\\\x\\"q" \0 \xe9t\nhit "\xed\xa0\x80"\n' >"$tmp/hostile.log"
+"$WEIR" scan --json --strings -r "$tmp/hit.yar" "$tmp/hostile.log" >"$tmp/hostile.json"
+check "JSON output with hostile trace ids" python3 - "$tmp/hostile.json" <<'PYEOF'
+import json, sys
+ids = []
+for l in open(sys.argv[1], "rb"):
+    e = json.loads(l.decode("ascii"))
+    if e["event"] == "final":
+        ids = [s["trace_id"].encode("latin-1") for s in e["strings"]]
+want = [b'\xc3(\xff\x01\x7f\\\\x\\"q', b'\xed\xa0\x80']
+if ids != want:
+    print(ids, want)
+sys.exit(0 if ids == want else 1)
+PYEOF
+
+# Rules yara refuses as too complex or too long are refused, at the string.
+python3 -c "print('rule big { strings: \$a = /x' + '(a|b)?' * 65 + '/ condition: \$a }')" \
+    >"$tmp/complex.yar"
+expect_exit "regex with 130 splits" 1 "$WEIR" scan -r "$tmp/complex.yar" examples/logs/sshd.log
+check "regex with 130 splits: located" \
+    grep -q "complex.yar:1:27: error: regular expression is too complex" "$tmp/err"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -587,8 +587,10 @@ TEST(nul_bytes)
     ASSERT_INT_EQ(p.errors, 1);
     ASSERT_INT_EQ(has_diag(&p, 2, 21, "unexpected character 0x00"), 1);
     ASSERT_UINT_EQ(p.ast.nrules, 1);
-    ASSERT_UINT_EQ(p.ast.rules[0].strings[0].len, 3);
-    ASSERT_MEM_EQ(p.ast.rules[0].strings[0].value, "x\0y", 4);
+    /* As in YARA, a NUL byte ends the run of plain bytes it is in (with a warning). */
+    ASSERT_INT_EQ(has_diag(&p, 1, 26, "NUL byte"), 1);
+    ASSERT_UINT_EQ(p.ast.rules[0].strings[0].len, 1);
+    ASSERT_MEM_EQ(p.ast.rules[0].strings[0].value, "x", 2);
     ASSERT_UINT_EQ(p.ast.text_lens[0], sizeof src - 1);
     done(&p);
 }
