@@ -972,9 +972,9 @@ static int find_refused(builder_t *b)
         }
         const weir__string_t *s = &r->strings[r->variants[i].string];
         weir__diag_add(b->diags, WEIR_SEV_ERROR, b->ast, p->loc,
-                       "string %s of rule %s cannot be matched: %s", s->id,
-                       rule_name(b, r->variants[i].string),
-                       err && err->message ? err->message : "rejected by Vectorscan");
+                       "string %s of rule %s is not supported: Vectorscan rejects its pattern (%s)",
+                       s->id, rule_name(b, r->variants[i].string),
+                       err && err->message ? err->message : "no reason given");
         hs_free_compile_error(err);
         bad = 1;
     }

@@ -176,8 +176,7 @@ static int hexval(int c)
 
 /* ---- regular expressions ------------------------------------------------- */
 
-/* Adds \w to set.  Built at each use: a set cached in a static would be written by every
-   thread that compiles rules at the same time, and read half-built. */
+/* Adds \w to set (built at each use: a static one would race between compiling threads). */
 static void class_word(uint8_t *set)
 {
     for (unsigned c = 0; c < 256; c++)
@@ -674,10 +673,9 @@ int weir__re_parse_regex(const uint8_t *src, size_t len, uint32_t flags, weir__r
     }
     if (weir__re_too_complex(root)) {
         weir__rn_free(root);
-        return fail(&p, 0,
-                    "regular expression is too complex (more than %u alternatives and repeats)",
-                    WEIR__RE_MAX_SPLITS),
-               -1;
+        fail(&p, 0, "regular expression is too complex (more than %u alternatives and repeats)",
+             WEIR__RE_MAX_SPLITS);
+        return -1;
     }
     *out = re_new(root, 0);
     if (!*out)
@@ -1295,6 +1293,18 @@ static void sb_set(sbuf_t *b, const uint8_t *set)
 /* Repeats beyond this are written unbounded: still a superset for Vectorscan, far cheaper. */
 #define HS_MAX_BOUND 255u
 
+/* Writes a repeat's bounds, {mn}, {mn,} or {mn,mx}, within HS_MAX_BOUND. */
+static void sb_bounds(sbuf_t *b, uint32_t mn, uint32_t mx)
+{
+    char t[48];
+    mn = mn > HS_MAX_BOUND ? HS_MAX_BOUND : mn;
+    if (mx == WEIR__RE_UNBOUNDED || mx > HS_MAX_BOUND)
+        snprintf(t, sizeof t, "{%u,}", mn);
+    else
+        snprintf(t, sizeof t, mn == mx ? "{%u}" : "{%u,%u}", mn, mx);
+    sb_str(b, t);
+}
+
 static void to_hs(sbuf_t *b, const rnode_t *n, int top_first)
 {
     switch (n->type) {
@@ -1317,11 +1327,8 @@ static void to_hs(sbuf_t *b, const rnode_t *n, int top_first)
                        memcmp(n->kids[i + run]->set, k->set, sizeof k->set) == 0)
                     run++;
                 sb_set(b, k->set);
-                if (run > 1) {
-                    char t[16];
-                    snprintf(t, sizeof t, "{%u}", run);
-                    sb_str(b, t);
-                }
+                if (run > 1)
+                    sb_bounds(b, run, run);
                 i += run - 1;
                 continue;
             }
@@ -1347,25 +1354,12 @@ static void to_hs(sbuf_t *b, const rnode_t *n, int top_first)
         lengths(k, &kmin, &kmax, &ctx);
         if (kmax == 0) /* only assertions inside: they are dropped anyway */
             return;
-        if (n->max == 0) /* x{0} (a hex jump [0-0]) matches the empty string; Vectorscan
-                            refuses the repeat */
+        if (n->max == 0) /* x{0}, a hex jump [0-0]: empty, and Vectorscan refuses it */
             return;
         sb_str(b, "(?:");
         to_hs(b, k, 0);
         sb_str(b, ")");
-        uint32_t mn = n->min, mx = n->max;
-        if (mn > HS_MAX_BOUND)
-            mn = HS_MAX_BOUND;
-        if (mx != WEIR__RE_UNBOUNDED && mx > HS_MAX_BOUND)
-            mx = WEIR__RE_UNBOUNDED;
-        char t[48];
-        if (mx == WEIR__RE_UNBOUNDED)
-            snprintf(t, sizeof t, "{%u,}", mn);
-        else if (mn == mx)
-            snprintf(t, sizeof t, "{%u}", mn);
-        else
-            snprintf(t, sizeof t, "{%u,%u}", mn, mx);
-        sb_str(b, t);
+        sb_bounds(b, n->min, n->max);
         return;
     }
     default: /* EMPTY, $, \b, \B: dropped (a superset of YARA's matches) */
