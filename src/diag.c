@@ -61,8 +61,10 @@ static char *source_line(const char *text, size_t len, uint32_t line)
     char *s = weir__malloc(NULL, j - i + 1);
     if (!s)
         return NULL;
-    for (size_t k = i; k < j; k++)
-        s[k - i] = text[k] ? text[k] : ' ';
+    memcpy(s, text + i, j - i);
+    for (size_t k = 0; k < j - i; k++)
+        if (!s[k])
+            s[k] = ' '; /* a NUL in the line is shown as a space */
     s[j - i] = '\0';
     return s;
 }
