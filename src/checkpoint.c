@@ -309,11 +309,12 @@ static int put_stream(const weir_id_t *id, uint64_t last, void *user)
         c->st = rc != WEIR_OK ? (weir_status_t)rc : WEIR_ENOMEM;
         return 1;
     }
-    uint64_t sum = record_sum(id, last, w->p + RECORD_HEADER, w->n - RECORD_HEADER);
-    for (int i = 0; i < 8; i++) {
-        w->p[i] = (uint8_t)(last >> (8 * i));
-        w->p[8 + i] = (uint8_t)(sum >> (8 * i));
-    }
+    /* The header, written over its room once the context is known. */
+    size_t end = w->n;
+    w->n = 0;
+    weir__put_u64(w, last);
+    weir__put_u64(w, record_sum(id, last, w->p + RECORD_HEADER, end - RECORD_HEADER));
+    w->n = end;
     MDB_val k = {16, (void *)id->bytes}, d = {w->n, w->p};
     if (mdb_put(c->txn, c->db, &k, &d, 0) != 0) {
         c->st = WEIR_EIO;

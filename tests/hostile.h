@@ -41,14 +41,6 @@
 #define BIG_STREAM (1024 * MIB)
 #define BIG_LINE (100 * 1000 * 1000)
 
-/* Like ASSERT_*, but carry on. */
-#define CHECK_INT(a, b)                                                                            \
-    do {                                                                                           \
-        long long c__a = (long long)(a), c__b = (long long)(b);                                    \
-        if (c__a != c__b)                                                                          \
-            T__FAIL("%s == %s: %lld != %lld", #a, #b, c__a, c__b);                                 \
-    } while (0)
-
 /* Figures for WEIR_TEST_TIMES=1. */
 #define NOTE(...)                                                                                  \
     do {                                                                                           \

@@ -42,6 +42,14 @@ static int test__failed_now; /* the running test has failed */
         }                                                                                          \
     } while (0)
 
+/* Like ASSERT_INT_EQ, but the test carries on. */
+#define CHECK_INT(a, b)                                                                            \
+    do {                                                                                           \
+        long long c__a = (long long)(a), c__b = (long long)(b);                                    \
+        if (c__a != c__b)                                                                          \
+            T__FAIL("%s == %s: %lld != %lld", #a, #b, c__a, c__b);                                 \
+    } while (0)
+
 #define ASSERT_UINT_EQ(a, b)                                                                       \
     do {                                                                                           \
         unsigned long long t__a = (unsigned long long)(a), t__b = (unsigned long long)(b);         \

@@ -19,15 +19,6 @@
 
 #define NSTREAMS 3
 
-/* Like ASSERT_*, but carry on. */
-#ifndef CHECK_INT
-#define CHECK_INT(a, b)                                                                            \
-    do {                                                                                           \
-        long long c__a = (long long)(a), c__b = (long long)(b);                                    \
-        if (c__a != c__b)                                                                          \
-            T__FAIL("%s == %s: %lld != %lld", #a, #b, c__a, c__b);                                 \
-    } while (0)
-#endif
 #define CHECK_UINT(a, b) CHECK_INT(a, b)
 
 static weir_rules_t *compile(const char *text)
